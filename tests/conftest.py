@@ -1,0 +1,78 @@
+"""Shared fixtures: an isolated LAKEHOUSE_HOME per test and the real services the tests talk to.
+
+Service fixtures skip with a reason when the service is absent, except under CI=true, where a
+missing service fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _port_open(host, port):
+        return
+    message = f"{name} is not listening on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (required when CI=true)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def lakehouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "lakehouse"
+    home.mkdir()
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    monkeypatch.delenv("LAKEHOUSE_RAW_URI", raising=False)
+    monkeypatch.delenv("LAKEHOUSE_AS_OF", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    (home / "dagster").mkdir()
+    return home
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", "127.0.0.1", 6379)
+    return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    return "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto's server) on 127.0.0.1, with throwaway credentials."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as err:  # moto[server] is a dev dependency
+        if IN_CI:
+            pytest.fail(f"moto[server] is not installed: {err}")
+        pytest.skip(f"moto[server] is not installed: {err}")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    yield f"http://{host}:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
