@@ -1,0 +1,43 @@
+"""The ``lakehouse-ml`` console script.
+
+Each subcommand lives in its stage's ``command`` module, which exposes ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int`` and keeps its import light
+(heavy libraries are imported inside ``run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+from lakehouse_ml.settings import Settings
+
+SUBCOMMANDS = {
+    "simulate": "lakehouse_ml.simulator.command",
+    "serve": "lakehouse_ml.serving.command",
+    "run": "lakehouse_ml.run_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse-ml", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name, module_name in SUBCOMMANDS.items():
+        module = import_module(module_name)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
