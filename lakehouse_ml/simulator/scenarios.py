@@ -20,8 +20,8 @@ DRIFT_SCENARIOS: dict[str, str] = {
     ),
     "concept_shift": (
         "Concept drift: frequent, engaged customers now churn at a much higher rate and infrequent "
-        "ones at a lower rate, with the overall churn rate about unchanged, so feature distributions "
-        "barely move while their relation to churn flips."
+        "ones at a lower rate; the overall churn rate rises only a little and feature distributions "
+        "move only slowly, while their relation to churn flips."
     ),
 }
 

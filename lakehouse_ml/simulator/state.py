@@ -128,7 +128,9 @@ def load_state(raw_dir: Path) -> tuple[SimulatorState, Population]:
     return state, population
 
 
-def staged_state_files(raw_dir: Path, state: SimulatorState, population: Population) -> list[tuple[Path, Path]]:
+def staged_state_files(
+    raw_dir: Path, state: SimulatorState, population: Population
+) -> list[tuple[Path, Path]]:
     """Write the new state to temporary files; return (temporary, final) pairs to rename into place."""
     folder = state_dir(raw_dir)
     folder.mkdir(parents=True, exist_ok=True)
