@@ -1,0 +1,109 @@
+"""The dbt project (bronze -> silver -> gold) as assets: one asset per model, one asset check per dbt test."""
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from lakehouse_ml.resources.warehouse import ENGINES, build_dbt_project, dbt_executable
+from lakehouse_ml.settings import Settings
+
+PROFILE = Settings.from_env().profile
+ENGINE = ENGINES[PROFILE]
+
+dbt_project = build_dbt_project(PROFILE)
+GOLD_MODELS = ("fct_customer_features", "fct_churn_labels")
+DEFAULT_VARS = yaml.safe_load((dbt_project.project_dir / "dbt_project.yml").read_text())["vars"]
+# dagster-dbt's preparer runs `dbt` from PATH; `.venv/bin/dagster dev` does not put the venv's bin there.
+os.environ["PATH"] = os.pathsep.join([str(Path(dbt_executable()).parent), os.environ.get("PATH", "")])
+dbt_project.prepare_if_dev()
+if PROFILE == "local" and not dbt_project.manifest_path.exists():
+    # Fresh local checkout without `tasks.py setup`; prod never parses at load (the image ships the manifest).
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class LakehouseDbtTranslator(DagsterDbtTranslator):
+    """Models keep their bare names as asset keys (other stages depend on AssetKey("fct_customer_features"))
+    and their layer folder (bronze, silver, gold) as group."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey(dbt_resource_props["name"])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["fqn"][1]
+        return super().get_group_name(dbt_resource_props)
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.replace_attributes(kinds={"dbt", ENGINE})
+
+
+class DbtBuildConfig(dg.Config):
+    as_of: str = ""
+    """Pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the latest order day."""
+    label_horizon_days: int = DEFAULT_VARS["label_horizon_days"]
+    snapshot_interval_days: int = DEFAULT_VARS["snapshot_interval_days"]
+
+
+def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, object]:
+    """The dbt vars that differ from dbt_project.yml's defaults.
+
+    Only those are passed: changed --vars make dbt re-parse the whole project instead of reusing the partial
+    parse that dagster-dbt copies from next to the manifest.
+    """
+    wanted = {
+        "as_of": config.as_of or (settings.as_of.isoformat() if settings.as_of else ""),
+        "label_horizon_days": config.label_horizon_days,
+        "snapshot_interval_days": config.snapshot_interval_days,
+    }
+    return {name: value for name, value in wanted.items() if value != DEFAULT_VARS[name]}
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=LakehouseDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+)
+def lakehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    """bronze staging views, silver dim_customers / fct_orders / snapshot_days, gold fct_customer_features and
+    fct_churn_labels (local: also Parquet in $LAKEHOUSE_HOME/gold), built and tested with `dbt build`."""
+    settings = Settings.from_env()
+    # profiles.yml reads LAKEHOUSE_HOME; dbt must see the same (resolved) home as this process.
+    os.environ["LAKEHOUSE_HOME"] = str(settings.home)
+    if settings.profile == "local":
+        settings.gold_dir.mkdir(parents=True, exist_ok=True)
+    args = ["build"]
+    overrides = dbt_var_overrides(config, settings)
+    if overrides:
+        args += ["--vars", json.dumps(overrides)]
+    for event in dbt.cli(args, context=context).stream():
+        if settings.profile == "local" and isinstance(event, dg.Output) and event.output_name in GOLD_MODELS:
+            event = event.with_metadata({**event.metadata, **gold_file_metadata(settings, event.output_name)})
+        yield event
+
+
+def gold_file_metadata(settings: Settings, model: str) -> dict[str, dg.MetadataValue]:
+    """Row count, path and time range of a local gold Parquet file (what Feast and training read)."""
+    import duckdb
+
+    path = settings.gold_dir / f"{model}.parquet"
+    with duckdb.connect() as con:
+        rows, first, last = con.sql(
+            f"select count(*), min(event_timestamp), max(event_timestamp) from read_parquet('{path}')"
+        ).fetchall()[0]
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "parquet": dg.MetadataValue.path(str(path)),
+        "first_snapshot_day": dg.MetadataValue.text(str(first)),
+        "last_snapshot_day": dg.MetadataValue.text(str(last)),
+    }

@@ -1,0 +1,110 @@
+"""Reading one dataset of the landing zone: a folder of Parquet files or of CSV files with a header row.
+
+The landing zone is a local folder or an ``s3://`` URI (read through fsspec/s3fs). Names starting with
+``.`` or ``_`` are not data (e.g. the simulator's ``_simulator/`` state, ``_SUCCESS`` markers).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+DATASETS = ("customers", "orders")
+SOURCE_FILE_COLUMN = "_source_file"
+FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+class LandingZoneError(ValueError):
+    """The landing zone cannot be read (missing dataset folder, no files, mixed formats, unreadable file)."""
+
+
+def _filesystem(raw_uri: str):
+    import fsspec
+
+    return fsspec.core.url_to_fs(raw_uri)
+
+
+def _is_data(relative: str) -> bool:
+    parts = relative.split("/")
+    return not any(part.startswith((".", "_")) for part in parts) and any(
+        relative.endswith(suffix) for suffix in FORMATS
+    )
+
+
+def data_files(raw_uri: str, dataset: str) -> list[str]:
+    fs, root = _filesystem(raw_uri)
+    folder = f"{root.rstrip('/')}/{dataset}"
+    if not fs.isdir(folder):
+        return []
+    return sorted(path for path in fs.find(folder) if _is_data(path[len(folder) + 1 :]))
+
+
+def landing_zone_is_empty(raw_uri: str) -> bool:
+    return not any(data_files(raw_uri, dataset) for dataset in DATASETS)
+
+
+def _read_csv(handle) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    data = handle.read()
+    header = next(csv.reader(io.StringIO(data[:65536].decode("utf-8-sig").split("\n", 1)[0])), [])
+    # Every column is read as text so identifiers keep leading zeros; the contract check does the typing.
+    return pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, strings_can_be_null=True, null_values=[""]
+        ),
+    )
+
+
+def _read_file(fs, path: str) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    with fs.open(path, "rb") as handle:
+        if path.endswith(".parquet"):
+            return pq.read_table(handle)
+        return _read_csv(handle)
+
+
+def _with_source_file(table: pa.Table, name: str) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
+    indices = pa.array(np.zeros(table.num_rows, dtype=np.int32))
+    return table.append_column(SOURCE_FILE_COLUMN, pa.DictionaryArray.from_arrays(indices, pa.array([name])))
+
+
+def read_dataset(raw_uri: str, dataset: str) -> tuple[pa.Table, list[str]]:
+    """All files of ``<raw_uri>/<dataset>/`` as one table (columns unified by name) and the file list.
+
+    Each row carries the file it came from in ``_source_file`` so errors can point at it.
+    """
+    import pyarrow as pa
+
+    fs, root = _filesystem(raw_uri)
+    files = data_files(raw_uri, dataset)
+    if not files:
+        raise LandingZoneError(
+            f"dataset '{dataset}' has no Parquet or CSV files under {raw_uri.rstrip('/')}/{dataset}/"
+        )
+    formats = {FORMATS["." + path.rsplit(".", 1)[-1]] for path in files}
+    if len(formats) > 1:
+        raise LandingZoneError(f"dataset '{dataset}' mixes Parquet and CSV files; use one format per dataset")
+    tables = []
+    for path in files:
+        name = path[len(root.rstrip("/")) + 1 :]
+        try:
+            tables.append(_with_source_file(_read_file(fs, path), name))
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
+            raise LandingZoneError(f"dataset '{dataset}': cannot read {name}: {err}") from err
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as err:
+        raise LandingZoneError(f"dataset '{dataset}': files have incompatible column types: {err}") from err
+    relative = [path[len(root.rstrip("/")) + 1 :] for path in files]
+    return table, relative

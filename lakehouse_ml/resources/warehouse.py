@@ -1,0 +1,166 @@
+"""The warehouse behind the dbt gold layer, one interface for both profiles.
+
+Other stages call ``query(sql)`` (a pandas DataFrame), ``gold_uri(model)`` (where a gold model can be read)
+and ``pipeline_clock()`` (the data-time ``as_of``: max ``event_timestamp`` of ``fct_customer_features``).
+The raw assets call ``load_raw(tables)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
+
+from lakehouse_ml.ingest import warehouse as backend
+from lakehouse_ml.settings import Settings, project_root
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+    import pyarrow as pa
+
+DBT_PROJECT_DIR = project_root() / "dbt_project"
+GOLD_SCHEMA = "gold"
+ENGINES = {"local": "duckdb", "prod": "trino"}
+
+
+def build_dbt_project(profile: str) -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=profile)
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter: the venv's bin is not always on PATH (e.g. `.venv/bin/dagster`)."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"
+
+
+class OfflineDbtCliResource(DbtCliResource):
+    """dagster-dbt learns the dbt version from `dbt --version`, which also asks PyPI for the latest release
+    (a network call at run time, seconds offline). The installed dbt-core version is the same answer."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(version("dbt-core"))
+
+
+def dbt_resource(settings: Settings) -> DbtCliResource:
+    return OfflineDbtCliResource(
+        project_dir=build_dbt_project(settings.profile),
+        target=settings.profile,
+        dbt_executable=dbt_executable(),
+    )
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Interface shared by the local (DuckDB) and prod (Trino) warehouses."""
+
+    def query(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def gold_uri(self, model: str) -> str:
+        raise NotImplementedError
+
+    def load_raw(self, tables: Mapping[str, pa.Table]) -> None:
+        raise NotImplementedError
+
+    def pipeline_clock(self) -> date:
+        frame = self.query(f"select max(event_timestamp) as as_of from {GOLD_SCHEMA}.fct_customer_features")
+        value = frame["as_of"].iloc[0] if len(frame) else None
+        if value is None or value != value:
+            raise LookupError("fct_customer_features is empty: materialize the gold models first")
+        return value.date() if hasattr(value, "date") else value
+
+
+class DuckDBWarehouse(Warehouse):
+    """Local: the DuckDB file written by dbt-duckdb; gold models are also Parquet files in ``gold_dir``."""
+
+    path: str
+    gold_dir: str
+
+    def query(self, sql: str) -> pd.DataFrame:
+        return backend.duckdb_query(self.path, sql)
+
+    def gold_uri(self, model: str) -> str:
+        return str(Path(self.gold_dir) / f"{model}.parquet")
+
+    def load_raw(self, tables: Mapping[str, pa.Table]) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        backend.duckdb_load_raw(self.path, tables)
+
+
+class TrinoWarehouse(Warehouse):
+    """Prod: Trino; gold models are Iceberg tables ``<catalog>.gold.<model>``, raw data Hive tables."""
+
+    host: str
+    port: int = 8080
+    user: str = "lakehouse"
+    password: str | None = None
+    catalog: str = "iceberg"
+    raw_catalog: str = "hive"
+    staging_uri: str
+
+    def _connect(self):
+        import trino
+
+        auth = trino.auth.BasicAuthentication(self.user, self.password) if self.password else None
+        return trino.dbapi.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            catalog=self.catalog,
+            http_scheme="https" if self.password else "http",
+            auth=auth,
+        )
+
+    def _execute(self, sql: str) -> list[tuple]:
+        connection = self._connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            return cursor.fetchall()
+        finally:
+            connection.close()
+
+    def query(self, sql: str) -> pd.DataFrame:
+        import pandas as pd
+
+        connection = self._connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+            return pd.DataFrame(rows, columns=[column[0] for column in cursor.description])
+        finally:
+            connection.close()
+
+    def gold_uri(self, model: str) -> str:
+        return f"{self.catalog}.{GOLD_SCHEMA}.{model}"
+
+    def load_raw(self, tables: Mapping[str, pa.Table]) -> None:
+        backend.trino_load_raw(
+            self._execute, tables, self.staging_uri, self.raw_catalog, backend.new_load_id()
+        )
+
+
+def local_warehouse(settings: Settings) -> DuckDBWarehouse:
+    return DuckDBWarehouse(path=str(settings.warehouse_path), gold_dir=str(settings.gold_dir))
+
+
+def prod_warehouse(settings: Settings) -> TrinoWarehouse:
+    return TrinoWarehouse(
+        host=dg.EnvVar("LAKEHOUSE_TRINO_HOST"),
+        port=dg.EnvVar.int("LAKEHOUSE_TRINO_PORT"),
+        user=dg.EnvVar("LAKEHOUSE_TRINO_USER"),
+        password=dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD"),
+        catalog=dg.EnvVar("LAKEHOUSE_TRINO_CATALOG"),
+        raw_catalog=dg.EnvVar("LAKEHOUSE_TRINO_RAW_CATALOG"),
+        staging_uri=f"{settings.raw_uri.rstrip('/')}/_validated",
+    )
