@@ -1,0 +1,77 @@
+"""Deployment gate: a candidate must reach an ROC AUC floor and must not lose to the champion by
+more than a tolerance, both scored on the candidate's evaluation set (the same window)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+EVALUATION_SET = "evaluation_set.parquet"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    reason: str
+    candidate_roc_auc: float
+    champion_roc_auc: float | None
+
+    def metadata(self) -> dict[str, float | str]:
+        values: dict[str, float | str] = {"candidate_roc_auc": self.candidate_roc_auc}
+        if self.champion_roc_auc is not None:
+            values["champion_roc_auc"] = self.champion_roc_auc
+            values["difference"] = self.candidate_roc_auc - self.champion_roc_auc
+        return values
+
+
+def _roc_auc(model_dir: Path, evaluation: pd.DataFrame) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    from lakehouse_ml.training.models import load_model
+
+    model, metadata = load_model(model_dir)
+    absent = [c for c in metadata["feature_names"] if c not in evaluation.columns]
+    if absent:
+        raise ValueError(f"model in {model_dir} needs feature(s) {absent} that the evaluation set lacks")
+    return float(
+        roc_auc_score(evaluation["churned"], model.predict_proba(evaluation[metadata["feature_names"]])[:, 1])
+    )
+
+
+def check_candidate(
+    candidate_dir: Path, champion_dir: Path | None, min_roc_auc: float, tolerance: float
+) -> GateResult:
+    evaluation = pd.read_parquet(Path(candidate_dir) / EVALUATION_SET)
+    candidate = _roc_auc(candidate_dir, evaluation)
+    if candidate < min_roc_auc:
+        return GateResult(
+            False,
+            f"ROC AUC {candidate:.4f} is {min_roc_auc - candidate:.4f} below the floor {min_roc_auc:.2f}",
+            candidate,
+            None,
+        )
+    if champion_dir is None:
+        return GateResult(
+            True,
+            f"ROC AUC {candidate:.4f} reaches the floor {min_roc_auc:.2f}; no champion yet",
+            candidate,
+            None,
+        )
+    champion = _roc_auc(champion_dir, evaluation)
+    shortfall = champion - candidate
+    if shortfall > tolerance:
+        return GateResult(
+            False,
+            f"ROC AUC {candidate:.4f} is {shortfall:.4f} below the champion's {champion:.4f} on the same "
+            f"evaluation window (tolerance {tolerance:.2f}, missed by {shortfall - tolerance:.4f})",
+            candidate,
+            champion,
+        )
+    return GateResult(
+        True,
+        f"ROC AUC {candidate:.4f} vs champion {champion:.4f} on the same window (tolerance {tolerance:.2f})",
+        candidate,
+        champion,
+    )

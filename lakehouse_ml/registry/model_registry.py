@@ -1,0 +1,309 @@
+"""The churn model registry: git for metadata and tags, DVC for the model folder.
+
+Layout of a version commit: ``churn-model/`` (the model folder, tracked by ``churn-model.dvc``),
+``metrics.json``, ``params.json`` and ``lineage.json``. Versions are annotated tags
+``churn-model@vN``; stage assignments are GTO-style tags ``churn-model#<stage>#<event>`` on the
+version's commit, the highest event number per stage winning (so a rollback is a new promotion).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse_ml.registry.gitcmd import git
+from lakehouse_ml.registry.lineage import file_md5, file_sha256
+
+ARTIFACT = "churn-model"
+MODEL_DIR = ARTIFACT
+MODEL_FILES = ("model.joblib", "metadata.json", "training_set.parquet")
+REMOTE_NAME = "storage"
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
+VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
+STAGE_TAG = re.compile(rf"^{ARTIFACT}#([a-z][a-z0-9_-]*)#(\d+)$")
+
+
+class RegistryError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where ``dvc push`` sends data: a folder or ``s3://bucket/prefix`` (with an optional endpoint)."""
+
+    url: str
+    endpoint_url: str | None = None
+
+    def dvc_config(self) -> dict[str, str]:
+        config = {"url": self.url}
+        if self.endpoint_url:
+            config["endpointurl"] = self.endpoint_url
+        return config
+
+
+def version_number(version: int | str) -> int:
+    """Accepts 3, "3", "v3" or "churn-model@v3"."""
+    text = str(version).removeprefix(f"{ARTIFACT}@")
+    match = re.fullmatch(r"v?(\d+)", text)
+    if not match:
+        raise RegistryError(f"not a model version: {version!r} (expected vN)")
+    return int(match.group(1))
+
+
+def version_tag(version: int | str) -> str:
+    return f"{ARTIFACT}@v{version_number(version)}"
+
+
+class ModelRegistry:
+    def __init__(self, root: Path, remote: Remote, checkout_root: Path | None = None):
+        self.root = Path(root).resolve()
+        self.remote = remote
+        self.checkout_root = Path(checkout_root) if checkout_root else self.root.parent / "models"
+
+    # -- set-up -----------------------------------------------------------------------------
+    def _initialized(self) -> bool:
+        return (self.root / ".git").is_dir() and (self.root / ".dvc").is_dir()
+
+    def init(self) -> None:
+        """Create the git + DVC repository and point its default remote at ``self.remote``."""
+        from dvc.repo import Repo
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.root / ".git").is_dir():
+            git(self.root, "init", "-q", "-b", "main")
+        for key, value in (
+            ("user.name", "lakehouse-ml registry"),
+            ("user.email", "registry@lakehouse-ml.local"),
+            ("commit.gpgsign", "false"),
+            ("tag.gpgsign", "false"),
+        ):
+            git(self.root, "config", key, value)
+        if not (self.root / ".dvc").is_dir():
+            dvc_logger = logging.getLogger("dvc")
+            level = dvc_logger.level
+            dvc_logger.setLevel(logging.WARNING)  # its "now commit the changes" hints: we commit below
+            try:
+                Repo.init(str(self.root)).close()
+            finally:
+                dvc_logger.setLevel(level)
+        self._configure_remote()
+        if not git(self.root, "rev-parse", "--verify", "-q", "HEAD", check=False):
+            (self.root / "README.md").write_text(
+                f"# Model registry\n\n`{MODEL_DIR}/` is tracked by DVC; versions are tags `{ARTIFACT}@vN`, "
+                f"stages are tags `{ARTIFACT}#<stage>#<n>`.\n"
+                f"Restore a version: `git checkout {ARTIFACT}@vN && dvc pull`.\n"
+            )
+            git(self.root, "add", "-A")
+            git(self.root, "commit", "-q", "-m", "Initialize model registry")
+
+    def _configure_remote(self) -> None:
+        from dvc.repo import Repo
+
+        if self.remote.url.startswith("s3://") or "://" in self.remote.url:
+            url = self.remote.url
+        else:
+            Path(self.remote.url).mkdir(parents=True, exist_ok=True)
+            url = str(Path(self.remote.url).resolve())
+        with Repo(str(self.root)) as repo, repo.config.edit("repo") as config:
+            config["core"]["remote"] = REMOTE_NAME
+            config["core"]["analytics"] = False
+            config["core"]["autostage"] = True
+            config["remote"][REMOTE_NAME] = Remote(url, self.remote.endpoint_url).dvc_config()
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.root.parent / f".{self.root.name}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- queries ----------------------------------------------------------------------------
+    def versions(self) -> list[str]:
+        if not self._initialized():
+            return []
+        numbers = [
+            int(m.group(1))
+            for t in git(self.root, "tag", "-l", f"{ARTIFACT}@v*").split()
+            if (m := VERSION_TAG.match(t))
+        ]
+        return [f"v{n}" for n in sorted(numbers)]
+
+    def latest_version(self) -> str | None:
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    def _stage_tags(self) -> list[tuple[str, int, str]]:
+        if not self._initialized():
+            return []
+        tags = git(self.root, "tag", "-l", f"{ARTIFACT}#*").split()
+        return [(m.group(1), int(m.group(2)), t) for t in tags if (m := STAGE_TAG.match(t))]
+
+    def stage_version(self, stage: str) -> str | None:
+        assigned = [(event, tag) for s, event, tag in self._stage_tags() if s == stage]
+        if not assigned:
+            return None
+        commit = git(self.root, "rev-list", "-n", "1", max(assigned)[1])
+        on_commit = [t for t in git(self.root, "tag", "--points-at", commit).split() if VERSION_TAG.match(t)]
+        if not on_commit:
+            raise RegistryError(f"stage tag {max(assigned)[1]} points at a commit without a version tag")
+        return f"v{version_number(on_commit[0])}"
+
+    def production_version(self) -> str | None:
+        return self.stage_version("production")
+
+    def _show(self, version: int | str, path: str) -> str:
+        tag = version_tag(version)
+        if tag not in {version_tag(v) for v in self.versions()}:
+            raise RegistryError(f"unknown model version {version!r}; registered: {self.versions() or 'none'}")
+        return git(self.root, "show", f"{tag}:{path}")
+
+    def metrics(self, version: int | str) -> dict:
+        return json.loads(self._show(version, "metrics.json"))
+
+    def params(self, version: int | str) -> dict:
+        return json.loads(self._show(version, "params.json"))
+
+    def lineage(self, version: int | str) -> dict:
+        return json.loads(self._show(version, "lineage.json"))
+
+    def model_sha256(self, version: int | str) -> str:
+        """sha256 of the version's ``model.joblib`` as registered (what the model server verifies)."""
+        return self.lineage(version)["model_sha256"]
+
+    # -- changes ----------------------------------------------------------------------------
+    def register(self, model_dir: Path, lineage: dict) -> str:
+        """Add the model folder with DVC, push it, commit metrics/params/lineage and tag the version."""
+        from dvc.repo import Repo
+
+        model_dir = Path(model_dir)
+        missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+        if missing:
+            raise RegistryError(f"model folder {model_dir} lacks {missing}")
+        metadata = json.loads((model_dir / "metadata.json").read_text())
+        with self._lock():
+            self.init()
+            latest = self.latest_version()
+            number = version_number(latest) + 1 if latest else 1
+            tracked = self.root / MODEL_DIR
+            try:
+                shutil.rmtree(tracked, ignore_errors=True)
+                shutil.copytree(model_dir, tracked)
+                with Repo(str(self.root)) as repo:
+                    repo.add(str(tracked))
+                    repo.push(remote=REMOTE_NAME)
+                self._write_json("metrics.json", metadata["metrics"])
+                self._write_json(
+                    "params.json", {k: metadata[k] for k in ("model_family", "params", "threshold")}
+                )
+                self._write_json(
+                    "lineage.json",
+                    {
+                        **lineage,
+                        "version": f"v{number}",
+                        "feature_service": metadata.get("feature_service") or lineage.get("feature_service"),
+                        "training_set_md5": file_md5(tracked / "training_set.parquet"),
+                        "model_md5": file_md5(tracked / "model.joblib"),
+                        "model_sha256": file_sha256(tracked / "model.joblib"),
+                        "train_window": metadata["train_window"],
+                        "eval_window": metadata["eval_window"],
+                        "training_rows": metadata["training_rows"],
+                    },
+                )
+                git(self.root, "add", "-A")
+                auc = metadata["metrics"]["roc_auc"]
+                git(self.root, "commit", "-q", "-m", f"Train churn model v{number} - AUC {auc:.2f}")
+                git(
+                    self.root,
+                    "tag",
+                    "-a",
+                    f"{ARTIFACT}@v{number}",
+                    "-m",
+                    f"Register {ARTIFACT} v{number} (ROC AUC {auc:.4f})",
+                )
+            except Exception:
+                git(self.root, "reset", "-q", "--hard", "HEAD", check=False)
+                raise
+        return f"v{number}"
+
+    def _write_json(self, name: str, payload: dict) -> None:
+        (self.root / name).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+    def promote(self, version: int | str, stage: str = "production") -> str:
+        """Assign ``stage`` to ``version`` (GTO-style tag); a no-op when it already holds it."""
+        if not STAGE_PATTERN.match(stage):
+            raise RegistryError(f"invalid stage name {stage!r}")
+        tag = version_tag(version)
+        with self._lock():
+            if tag not in {version_tag(v) for v in self.versions()}:
+                raise RegistryError(
+                    f"unknown model version {version!r}; registered: {self.versions() or 'none'}"
+                )
+            if self.stage_version(stage) == f"v{version_number(version)}":
+                return f"v{version_number(version)}"
+            event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
+            git(
+                self.root,
+                "tag",
+                "-a",
+                f"{ARTIFACT}#{stage}#{event}",
+                f"{tag}^{{}}",
+                "-m",
+                f"Promote {tag} to {stage}",
+            )
+        return f"v{version_number(version)}"
+
+    # -- data -------------------------------------------------------------------------------
+    def checkout(self, version: int | str) -> Path:
+        """The version's model folder under ``checkout_root/vN``, every file checked against its DVC hash."""
+        import yaml
+
+        number = version_number(version)
+        outs = yaml.safe_load(self._show(number, f"{MODEL_DIR}.dvc"))["outs"][0]
+        with self._lock():
+            return self._checkout(number, outs["md5"])
+
+    def _checkout(self, number: int, dir_md5: str) -> Path:
+        from dvc.repo import Repo
+
+        dest = self.checkout_root / f"v{number}"
+        with Repo(str(self.root)) as repo:
+            odb = repo.cache.local
+
+            def fetch() -> None:
+                repo.fetch(targets=[MODEL_DIR], revs=[version_tag(number)], remote=REMOTE_NAME)
+
+            manifest = Path(odb.oid_to_path(dir_md5))
+            if not manifest.exists():
+                fetch()
+            entries = json.loads(manifest.read_text())
+            if dest.is_dir() and all(
+                (dest / e["relpath"]).is_file() and file_md5(dest / e["relpath"]) == e["md5"] for e in entries
+            ):
+                return dest
+            if not all(Path(odb.oid_to_path(e["md5"])).exists() for e in entries):
+                fetch()
+            self.checkout_root.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".v{number}-", dir=self.checkout_root))
+            for entry in entries:
+                target = staging / entry["relpath"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(odb.oid_to_path(entry["md5"]), target)
+                if file_md5(target) != entry["md5"]:
+                    shutil.rmtree(staging)
+                    raise RegistryError(
+                        f"{MODEL_DIR}/{entry['relpath']} of v{number} does not match its DVC hash"
+                    )
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+        return dest

@@ -1,0 +1,42 @@
+"""The model registry resource: the same git + DVC registry in both profiles; the DVC remote is a
+local folder (local) or an S3 bucket with a configurable endpoint (prod)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import dagster as dg
+
+from lakehouse_ml.settings import Settings
+
+if TYPE_CHECKING:
+    from lakehouse_ml.registry import ModelRegistry
+
+
+class ModelRegistryResource(dg.ConfigurableResource):
+    """Opens ``lakehouse_ml.registry.ModelRegistry``; S3 credentials come from the usual AWS_* env."""
+
+    registry_dir: str
+    remote_url: str
+    endpoint_url: str | None = None
+
+    def open(self) -> ModelRegistry:
+        from lakehouse_ml.registry import ModelRegistry
+        from lakehouse_ml.registry.model_registry import Remote
+
+        return ModelRegistry(self.registry_dir, Remote(self.remote_url, self.endpoint_url))
+
+
+def local_model_registry(settings: Settings) -> ModelRegistryResource:
+    return ModelRegistryResource(
+        registry_dir=str(settings.registry_dir), remote_url=str(settings.dvc_remote_dir)
+    )
+
+
+def prod_model_registry(settings: Settings) -> ModelRegistryResource:
+    return ModelRegistryResource(
+        registry_dir=str(settings.registry_dir),
+        remote_url=os.environ.get("LAKEHOUSE_DVC_REMOTE_URL", "s3://lakehouse/dvc-remote"),
+        endpoint_url=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+    )

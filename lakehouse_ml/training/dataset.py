@@ -1,0 +1,156 @@
+"""Training / evaluation sets: labels from gold, point-in-time features, validation.
+
+The entity frame is ``fct_churn_labels`` restricted to the split's snapshot days; features come
+from Feast's point-in-time join (``feature_source="feast"``) or, for tests and benchmarks without
+a Feast repo, from the gold ``fct_customer_features`` Parquet joined on the same snapshot key
+(``feature_source="gold"``; snapshots share one grid, so this is the same point-in-time row).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
+
+LABEL = "churned"
+KEYS = ["customer_id", "event_timestamp"]
+FEATURE_SOURCES = ("feast", "gold")
+MIN_TRAINING_ROWS = 100
+MIN_EVAL_ROWS = 50
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    label_horizon_days: int = 90
+    train_snapshots: int = 12
+    eval_snapshots: int = 2
+    max_training_rows: int = 200_000
+    seed: int = 0
+
+
+@dataclass
+class TrainingData:
+    train: pd.DataFrame
+    evaluation: pd.DataFrame
+    feature_names: list[str]
+    categorical_features: list[str]
+    split: TimeSplit
+    feature_service: str | None
+
+
+def read_gold(gold_uri: str | Path, model: str, storage_options: dict | None = None) -> pd.DataFrame:
+    """A gold table's Parquet from a folder or an object-store URI (``s3://bucket/gold``)."""
+    path = f"{str(gold_uri).rstrip('/')}/{model}.parquet"
+    if "://" not in path and not Path(path).exists():
+        raise TrainingDataError(f"gold table {model} not found at {path}: materialize the gold models first")
+    frame = pd.read_parquet(path, storage_options=storage_options)
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
+    return frame
+
+
+def gold_feature_names(features: pd.DataFrame) -> list[str]:
+    return [c for c in features.columns if c not in KEYS]
+
+
+def categorical_columns(frame: pd.DataFrame, feature_names: list[str]) -> list[str]:
+    return [c for c in feature_names if not pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def entity_frames(labels: pd.DataFrame, config: SplitConfig) -> tuple[TimeSplit, pd.DataFrame, pd.DataFrame]:
+    """Split the labels by time; the training side is subsampled deterministically when large."""
+    missing = {"customer_id", "event_timestamp", LABEL} - set(labels.columns)
+    if missing:
+        raise TrainingDataError(f"fct_churn_labels lacks column(s) {sorted(missing)}")
+    split = time_split(
+        snapshot_days(labels["event_timestamp"]),
+        config.label_horizon_days,
+        config.train_snapshots,
+        config.eval_snapshots,
+    )
+    days = labels["event_timestamp"].dt.date
+    train = labels[days.isin(split.train_days)]
+    evaluation = labels[days.isin(split.eval_days)]
+    if len(train) > config.max_training_rows:
+        train = train.sample(n=config.max_training_rows, random_state=config.seed)
+    return split, _ordered(train), _ordered(evaluation)
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[["customer_id", "event_timestamp", LABEL]].copy()
+    frame[LABEL] = frame[LABEL].astype("int64")
+    return frame.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def validate(frame: pd.DataFrame, feature_names: list[str], what: str, min_rows: int) -> None:
+    """Fail with a clear message on data no model should be trained or judged on."""
+    if len(frame) < min_rows:
+        raise TrainingDataError(f"{what} has {len(frame)} rows; at least {min_rows} are needed")
+    classes = sorted(int(v) for v in frame[LABEL].dropna().unique())
+    if len(classes) < 2:
+        raise TrainingDataError(
+            f"{what} has only one class ({LABEL}={classes[0] if classes else 'none'}) in {len(frame)} rows; "
+            "both churned and retained customers are needed"
+        )
+    absent = [c for c in feature_names if c not in frame.columns]
+    if absent:
+        raise TrainingDataError(f"{what} lacks feature column(s) {absent}")
+    all_missing = [c for c in feature_names if frame[c].isna().all()]
+    if all_missing:
+        raise TrainingDataError(f"feature(s) {all_missing} are missing in every row of the {what}")
+
+
+def preflight(
+    gold_uri: str | Path, config: SplitConfig, storage_options: dict | None = None
+) -> dict[str, object]:
+    """Check gold data before a pipeline is launched; returns the split and row counts."""
+    labels = read_gold(gold_uri, "fct_churn_labels", storage_options)
+    features = read_gold(gold_uri, "fct_customer_features", storage_options)
+    split, train, evaluation = entity_frames(labels, config)
+    names = gold_feature_names(features)
+    for what, entities, min_rows in (
+        ("training set", train, MIN_TRAINING_ROWS),
+        ("evaluation set", evaluation, MIN_EVAL_ROWS),
+    ):
+        validate(gold_join(features, entities), names, what, min_rows)
+    return {**split.as_dict(), "training_rows": len(train), "eval_rows": len(evaluation)}
+
+
+def gold_join(features: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
+    return entities.merge(features, on=KEYS, how="left")
+
+
+def feast_join(home: Path, entities: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
+    from lakehouse_ml.features.store import FEATURE_NAMES, FEATURE_SERVICE, feature_store
+    from lakehouse_ml.features.training_set import build_training_set
+    from lakehouse_ml.settings import Settings
+
+    store = feature_store(Settings.from_env({**os.environ, "LAKEHOUSE_HOME": str(home)}))
+    joined = build_training_set(store, entities)
+    return joined, list(FEATURE_NAMES), FEATURE_SERVICE
+
+
+def build_training_data(home: Path, gold_uri: str, feature_source: str, config: SplitConfig) -> TrainingData:
+    """``home`` is the LAKEHOUSE_HOME whose Feast configuration is used; ``gold_uri`` where gold lives."""
+    if feature_source not in FEATURE_SOURCES:
+        raise ValueError(f"feature_source must be one of {FEATURE_SOURCES}, got {feature_source!r}")
+    split, train_entities, eval_entities = entity_frames(read_gold(gold_uri, "fct_churn_labels"), config)
+    both = pd.concat([train_entities, eval_entities], ignore_index=True)
+    if feature_source == "feast":
+        joined, feature_names, feature_service = feast_join(Path(home), both)
+    else:
+        features = read_gold(gold_uri, "fct_customer_features")
+        joined, feature_names, feature_service = gold_join(features, both), gold_feature_names(features), None
+    joined["event_timestamp"] = pd.to_datetime(joined["event_timestamp"], utc=True)
+    joined = joined[[*KEYS, *feature_names, LABEL]]
+    is_train = joined["event_timestamp"].dt.date.isin(split.train_days)
+    train = joined[is_train].sort_values(KEYS, kind="stable").reset_index(drop=True)
+    evaluation = joined[~is_train].sort_values(KEYS, kind="stable").reset_index(drop=True)
+    validate(train, feature_names, "training set", MIN_TRAINING_ROWS)
+    validate(evaluation, feature_names, "evaluation set", MIN_EVAL_ROWS)
+    return TrainingData(
+        train, evaluation, feature_names, categorical_columns(train, feature_names), split, feature_service
+    )

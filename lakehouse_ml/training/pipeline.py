@@ -1,0 +1,94 @@
+"""The churn training pipeline (KFP v2): training set -> one tuning task per model family ->
+train the best -> evaluate. Runs locally through ``kfp.local`` and compiles to a package for a
+cluster; both paths are driven by ``lakehouse_ml.resources.kfp``.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from kfp import compiler, dsl
+from kfp.dsl import Metrics, Model
+
+from lakehouse_ml.training import components
+
+PIPELINE_NAME = "churn-training"
+
+
+class PipelineOutputs(NamedTuple):
+    model: Model
+    metrics: Metrics
+
+
+@dsl.pipeline(name=PIPELINE_NAME, description="Churn model: point-in-time training set, tuning, evaluation")
+def churn_training_pipeline(
+    lakehouse_home: str,
+    gold_uri: str = "",
+    feature_source: str = "feast",
+    label_horizon_days: int = 90,
+    train_snapshots: int = 12,
+    eval_snapshots: int = 2,
+    max_training_rows: int = 200_000,
+    seed: int = 0,
+    threshold: float = 0.5,
+    export_uri: str = "",
+) -> PipelineOutputs:
+    data = components.build_training_set(
+        lakehouse_home=lakehouse_home,
+        gold_uri=gold_uri,
+        feature_source=feature_source,
+        label_horizon_days=label_horizon_days,
+        train_snapshots=train_snapshots,
+        eval_snapshots=eval_snapshots,
+        max_training_rows=max_training_rows,
+        seed=seed,
+    )
+    data.set_caching_options(False)
+    tuned = {}
+    for family in ("logistic_regression", "hist_gradient_boosting"):
+        task = components.tune_family(
+            family=family, train_set=data.outputs["train_set"], summary=data.outputs["Output"], seed=seed
+        )
+        task.set_display_name(f"tune-{family.replace('_', '-')}")
+        tuned[family] = task.output
+    final = components.train_and_evaluate(
+        train_set=data.outputs["train_set"],
+        eval_set=data.outputs["eval_set"],
+        summary=data.outputs["Output"],
+        threshold=threshold,
+        seed=seed,
+        export_uri=export_uri,
+        **tuned,
+    )
+    return PipelineOutputs(model=final.outputs["model"], metrics=final.outputs["metrics"])
+
+
+@dataclass(frozen=True)
+class PipelineArguments:
+    """Parameters of one run (everything but where the data lives)."""
+
+    feature_source: str = "feast"
+    label_horizon_days: int = 90
+    train_snapshots: int = 12
+    eval_snapshots: int = 2
+    max_training_rows: int = 200_000
+    seed: int = 0
+    threshold: float = 0.5
+
+
+@dataclass
+class TrainingRun:
+    """What a finished run hands to the registry: the model folder and where it came from."""
+
+    run_id: str
+    pipeline_root: str
+    model_dir: Path
+    metrics: dict
+    package_path: Path
+    compute_seconds: dict = field(default_factory=dict)
+
+
+def compile_package(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(churn_training_pipeline, package_path=str(path))
+    return path

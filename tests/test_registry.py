@@ -1,0 +1,182 @@
+"""The git + DVC model registry and the deployment gate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lakehouse_ml.registry import ModelRegistry, RegistryError
+from lakehouse_ml.registry.gate import check_candidate
+from lakehouse_ml.registry.model_registry import Remote
+from lakehouse_ml.training.dataset import SplitConfig, build_training_data
+from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
+from lakehouse_ml.training.synthetic_gold import write_synthetic_gold
+
+LINEAGE = {"kfp_run_id": "churn-training-test", "feature_service": "churn_v1", "gold_tables": {}}
+
+
+def make_model(root: Path, label_noise: float = 0.0, seed: int = 0) -> Path:
+    """A real model folder; ``label_noise`` flips that share of training labels (a worse model)."""
+    home = root / f"train-{label_noise}-{seed}"
+    write_synthetic_gold(home / "gold", customers=300, snapshots=30, seed=seed)
+    data = build_training_data(
+        home, str(home / "gold"), "gold", SplitConfig(train_snapshots=3, eval_snapshots=2)
+    )
+    train = data.train.copy()
+    flip = np.random.default_rng(1).random(len(train)) < label_noise
+    train.loc[flip, "churned"] = 1 - train.loc[flip, "churned"]
+    candidates = [tune(f, train, data.feature_names, data.categorical_features, 0) for f in FAMILIES]
+    train_and_evaluate(
+        train, data.evaluation, candidates, data.categorical_features, "churn_v1", 0.5, 0, home / "model"
+    )
+    return home / "model"
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory) -> Path:
+    return make_model(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def weak_model(tmp_path_factory) -> Path:
+    return make_model(tmp_path_factory.mktemp("models"), label_noise=0.45)
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture
+def registry(lakehouse_home: Path) -> ModelRegistry:
+    return ModelRegistry(lakehouse_home / "registry", Remote(str(lakehouse_home / "dvc-remote")))
+
+
+def test_register_commits_tags_and_pushes_like_a_dvc_user(
+    registry: ModelRegistry, good_model: Path, lakehouse_home: Path
+):
+    assert registry.latest_version() is None and registry.production_version() is None
+    first = registry.register(good_model, LINEAGE)
+    second = registry.register(good_model, {**LINEAGE, "kfp_run_id": "second"})
+    assert (first, second) == ("v1", "v2")
+    assert registry.versions() == ["v1", "v2"] and registry.latest_version() == "v2"
+    auc = json.loads((good_model / "metadata.json").read_text())["metrics"]["roc_auc"]
+    assert (
+        git(registry.root, "log", "-1", "--format=%s", "churn-model@v2")
+        == f"Train churn model v2 - AUC {auc:.2f}"
+    )
+    assert git(registry.root, "status", "--porcelain") == ""
+    tracked = git(registry.root, "ls-files").split()
+    assert {"churn-model.dvc", "metrics.json", "params.json", "lineage.json"} <= set(tracked)
+    assert not any(path.startswith("churn-model/") for path in tracked)  # data lives in DVC, not git
+    assert registry.metrics("v1")["roc_auc"] == pytest.approx(auc)
+    lineage = registry.lineage("v2")
+    assert lineage["kfp_run_id"] == "second" and lineage["feature_service"] == "churn_v1"
+    assert len(lineage["training_set_md5"]) == 32 and lineage["train_window"][1] < lineage["eval_window"][0]
+    assert any((lakehouse_home / "dvc-remote").rglob("*")), "dvc push left the remote empty"
+    with pytest.raises(RegistryError, match="unknown model version"):
+        registry.metrics("v9")
+
+
+def test_stage_tags_follow_promotions_and_rollbacks(registry: ModelRegistry, good_model: Path):
+    for _ in range(2):
+        registry.register(good_model, LINEAGE)
+    registry.promote("v1", "production")
+    assert registry.production_version() == "v1"
+    registry.promote("v2", "production")
+    registry.promote("v1", "production")  # roll back: a newer stage event on the older version
+    assert registry.production_version() == "v1"
+    assert registry.promote("churn-model@v1", "production") == "v1"  # already there: no new tag
+    assert sorted(git(registry.root, "tag", "-l", "churn-model#*").split()) == [
+        "churn-model#production#1",
+        "churn-model#production#2",
+        "churn-model#production#3",
+    ]
+    with pytest.raises(RegistryError, match="unknown model version"):
+        registry.promote("v7")
+
+
+def test_checkout_restores_each_version_and_checks_hashes(
+    registry: ModelRegistry, good_model: Path, weak_model: Path
+):
+    registry.register(good_model, LINEAGE)
+    registry.register(weak_model, LINEAGE)
+    for version, source in (("v1", good_model), ("v2", weak_model)):
+        folder = registry.checkout(version)
+        for name in ("model.joblib", "metadata.json", "training_set.parquet"):
+            assert (folder / name).read_bytes() == (source / name).read_bytes()
+    # a tampered cache object is caught, not served
+    folder = registry.checkout("v1")
+    (folder / "model.joblib").write_bytes(b"tampered")
+    assert (
+        registry.checkout("v1").joinpath("model.joblib").read_bytes()
+        == (good_model / "model.joblib").read_bytes()
+    )
+    from dvc.repo import Repo
+
+    from lakehouse_ml.registry.lineage import file_md5
+
+    with Repo(str(registry.root)) as repo:
+        cached = Path(repo.cache.local.oid_to_path(file_md5(good_model / "model.joblib")))
+    cached.chmod(0o644)
+    cached.write_bytes(b"corrupted cache")
+    import shutil
+
+    shutil.rmtree(folder)
+    with pytest.raises(RegistryError, match="does not match its DVC hash"):
+        registry.checkout("v1")
+
+
+def test_fresh_clone_and_dvc_pull_restore_the_model_byte_for_byte(
+    registry: ModelRegistry, good_model: Path, tmp_path: Path
+):
+    from dvc.repo import Repo
+
+    registry.register(good_model, LINEAGE)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(registry.root), str(clone)], check=True)
+    assert not (clone / "churn-model").exists()
+    with Repo(str(clone)) as repo:
+        repo.pull()
+    for name in ("model.joblib", "metadata.json", "training_set.parquet"):
+        assert (clone / "churn-model" / name).read_bytes() == (good_model / name).read_bytes()
+
+
+def test_s3_remote_push_and_pull(lakehouse_home: Path, good_model: Path, s3_endpoint: str, tmp_path: Path):
+    import boto3
+    from dvc.repo import Repo
+
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="registry-test")
+    registry = ModelRegistry(lakehouse_home / "registry", Remote("s3://registry-test/dvc", s3_endpoint))
+    registry.register(good_model, LINEAGE)
+    listed = boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
+        Bucket="registry-test", Prefix="dvc/"
+    )
+    assert listed.get("KeyCount", 0) >= 4
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(registry.root), str(clone)], check=True)
+    with Repo(str(clone)) as repo:
+        repo.pull()
+    assert (clone / "churn-model" / "model.joblib").read_bytes() == (good_model / "model.joblib").read_bytes()
+
+
+def test_gate_passes_a_good_first_model_and_fails_below_the_floor(good_model: Path):
+    result = check_candidate(good_model, None, min_roc_auc=0.65, tolerance=0.02)
+    assert result.passed and "no champion" in result.reason
+    strict = check_candidate(good_model, None, min_roc_auc=0.99, tolerance=0.02)
+    assert not strict.passed
+    assert f"{0.99 - strict.candidate_roc_auc:.4f} below the floor" in strict.reason
+
+
+def test_gate_scores_the_champion_on_the_candidates_window(good_model: Path, weak_model: Path):
+    losing = check_candidate(weak_model, good_model, min_roc_auc=0.5, tolerance=0.02)
+    assert not losing.passed
+    assert losing.champion_roc_auc - losing.candidate_roc_auc > 0.02
+    assert "missed by" in losing.reason and "same evaluation window" in losing.reason
+    assert check_candidate(good_model, weak_model, min_roc_auc=0.5, tolerance=0.02).passed
+    assert check_candidate(weak_model, good_model, min_roc_auc=0.5, tolerance=1.0).passed

@@ -1,0 +1,133 @@
+"""The KFP pipeline itself: compiles to a package, runs locally through kfp.local's SubprocessRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lakehouse_ml.training.dataset import SplitConfig, build_training_data
+from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
+from lakehouse_ml.training.synthetic_gold import write_synthetic_gold
+
+ARGS = {"feature_source": "gold", "train_snapshots": 3, "eval_snapshots": 2, "seed": 0}
+
+
+def test_pipeline_compiles_to_a_cluster_package(tmp_path: Path):
+    from lakehouse_ml.training.pipeline import compile_package
+
+    spec = yaml.safe_load(compile_package(tmp_path / "pipeline.yaml").read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {"build-training-set", "tune-family", "tune-family-2", "train-and-evaluate"} == set(tasks)
+    # the two tuning tasks only depend on the training set, so a cluster runs them in parallel
+    for name in ("tune-family", "tune-family-2"):
+        assert tasks[name].get("dependentTasks") == ["build-training-set"]
+    assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"model", "metrics"}
+    assert "lakehouse_home" in spec["root"]["inputDefinitions"]["parameters"]
+    for executor in spec["deploymentSpec"]["executors"].values():
+        assert "pip install" not in " ".join(executor["container"]["command"])
+
+
+@pytest.mark.slow
+def test_local_run_trains_evaluates_and_reproduces_in_process_bytes(lakehouse_home: Path):
+    from lakehouse_ml.training.pipeline import PipelineArguments
+    from lakehouse_ml.training.runner import run_local
+
+    write_synthetic_gold(lakehouse_home / "gold", customers=400, snapshots=30)
+    run = run_local(
+        lakehouse_home, str(lakehouse_home / "gold"), lakehouse_home / "kfp", PipelineArguments(**ARGS)
+    )
+    assert (
+        run.run_id.startswith("churn-training-") and Path(run.pipeline_root).parent == lakehouse_home / "kfp"
+    )
+    assert run.package_path.exists()
+    assert set(run.metrics) >= {"roc_auc", "pr_auc", "f1", "accuracy", "brier", "confusion_matrix"}
+    assert set(run.compute_seconds) == {
+        "build_training_set",
+        *(f"tune_{f}" for f in FAMILIES),
+        "train_and_evaluate",
+    }
+    assert {"model.joblib", "metadata.json", "training_set.parquet"} <= {
+        p.name for p in run.model_dir.iterdir()
+    }
+
+    # the same data and parameters trained in this process give the same bytes
+    data = build_training_data(
+        lakehouse_home, str(lakehouse_home / "gold"), "gold", SplitConfig(train_snapshots=3, eval_snapshots=2)
+    )
+    candidates = [tune(f, data.train, data.feature_names, data.categorical_features, 0) for f in FAMILIES]
+    metadata = train_and_evaluate(
+        data.train,
+        data.evaluation,
+        candidates,
+        data.categorical_features,
+        None,
+        0.5,
+        0,
+        lakehouse_home / "again",
+    )
+    assert metadata["metrics"] == run.metrics
+    assert (lakehouse_home / "again" / "model.joblib").read_bytes() == (
+        run.model_dir / "model.joblib"
+    ).read_bytes()
+
+
+@pytest.mark.slow
+def test_local_run_reports_bad_data_from_inside_the_pipeline(lakehouse_home: Path):
+    import pandas as pd
+
+    from lakehouse_ml.training.pipeline import PipelineArguments
+    from lakehouse_ml.training.runner import run_local
+
+    gold = write_synthetic_gold(lakehouse_home / "gold", customers=200, snapshots=30)
+    labels = pd.read_parquet(gold / "fct_churn_labels.parquet").assign(churned=0)
+    labels.to_parquet(gold / "fct_churn_labels.parquet")
+    with pytest.raises(RuntimeError, match="build-training-set"):
+        run_local(lakehouse_home, str(gold), lakehouse_home / "kfp", PipelineArguments(**ARGS))
+
+
+def test_cluster_runner_submits_the_package_and_downloads_the_exported_model(tmp_path: Path, monkeypatch):
+    """kfp.Client replaced by a stand-in server that "runs" the pipeline by exporting a model folder."""
+    import json
+    import types
+
+    import kfp
+
+    from lakehouse_ml.training.pipeline import PipelineArguments
+    from lakehouse_ml.training.runner import run_on_cluster
+
+    submitted = {}
+
+    class StandInClient:
+        def __init__(self, host, namespace=None):
+            submitted["host"] = host
+
+        def create_run_from_pipeline_package(self, package, arguments, run_name, **kwargs):
+            submitted.update(package=yaml.safe_load(Path(package).read_text()), arguments=arguments, **kwargs)
+            model = Path(arguments["export_uri"]) / "model"
+            model.mkdir(parents=True)
+            (model / "metadata.json").write_text(json.dumps({"metrics": {"roc_auc": 0.8}}))
+            (model / "model.joblib").write_bytes(b"model")
+            return types.SimpleNamespace(run_id="run-123")
+
+        def wait_for_run_completion(self, run_id, timeout):
+            return types.SimpleNamespace(state="SUCCEEDED")
+
+    monkeypatch.setattr(kfp, "Client", StandInClient)
+    run = run_on_cluster(
+        "http://kfp.example:8888",
+        "ml",
+        "churn-model",
+        "s3://bucket/kfp",
+        "/lakehouse",
+        "s3://bucket/gold",
+        str(tmp_path / "exports"),
+        PipelineArguments(seed=7),
+        timeout_seconds=60,
+    )
+    assert submitted["host"] == "http://kfp.example:8888" and submitted["pipeline_root"] == "s3://bucket/kfp"
+    assert submitted["arguments"]["seed"] == 7 and submitted["arguments"]["gold_uri"] == "s3://bucket/gold"
+    assert "train-and-evaluate" in submitted["package"]["root"]["dag"]["tasks"]
+    assert run.run_id == "run-123" and run.metrics == {"roc_auc": 0.8}
+    assert (run.model_dir / "model.joblib").read_bytes() == b"model"
