@@ -1,0 +1,112 @@
+"""Serving: deploy the registry's newest gated model version; promote or roll back its canary.
+
+Promote and rollback are ops in jobs (``promote_canary``, ``rollback_canary``), not assets, so that
+materializing every asset never rolls anything back.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from lakehouse_ml.predictions.batch import active_customers_sql
+from lakehouse_ml.resources.serving import ModelServing
+from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
+
+GROUP = "serving"
+ONLINE_FEATURES = dg.AssetKey("online_features")
+SMOKE_CUSTOMERS = 20
+STABLE_STAGE = "production"
+CANARY_STAGE = "staging"
+ROLLED_BACK_STAGE = "rolled_back"
+
+
+def open_registry(model_registry: Any):
+    return model_registry.open() if hasattr(model_registry, "open") else model_registry
+
+
+def expected_model_hash(registry: Any, version: str, folder: Path) -> str:
+    """The registry's sha256 of ``model.joblib`` if it records one, else that of its checked-out copy."""
+    from lakehouse_ml.serving.artifact import MODEL_FILE, sha256_of
+
+    if hasattr(registry, "model_sha256"):
+        return str(registry.model_sha256(version))
+    return sha256_of(folder / MODEL_FILE)
+
+
+def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
+    return {
+        "model_version": version,
+        "role": role,
+        "stable_version": str(outcome.get("stable") or ""),
+        "canary_version": str(outcome.get("canary") or ""),
+        "canary_traffic_percent": int(outcome.get("canary_traffic_percent") or 0),
+        "endpoint": dg.MetadataValue.url(str(outcome.get("endpoint") or "")),
+        "smoke_test": dg.MetadataValue.json(outcome.get("smoke_test") or {}),
+    }
+
+
+@dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[ONLINE_FEATURES])
+def churn_predictor_deployment(
+    context: dg.AssetExecutionContext,
+    model_version: str,
+    model_registry: dg.ResourceParam[Any],
+    model_server: ModelServing,
+    warehouse: Warehouse,
+) -> dg.MaterializeResult:
+    """The ``churn-predictor`` model server running the version ``model_version`` registered and gated.
+
+    First deployment: stable at 100%. Later versions: a canary beside the stable one with
+    ``canary_traffic_percent`` of the traffic (promote / roll back with the jobs). The model file hash
+    is checked against the registry, the version is smoke-tested with a real request before it gets
+    traffic, and a version that fails leaves the old one serving. A version that was rolled back is
+    not deployed again.
+    """
+    registry = open_registry(model_registry)
+    version = str(model_version)
+    if registry.stage_version(ROLLED_BACK_STAGE) == version:
+        context.log.info(f"{version} was rolled back; the current deployment stays as it is")
+        return dg.MaterializeResult(metadata=_deployment_metadata(version, "skipped", model_server.current()))
+    folder = Path(registry.checkout(version))
+    smoke = (
+        warehouse.query(active_customers_sql(GOLD_SCHEMA))["customer_id"].astype(str).head(SMOKE_CUSTOMERS)
+    )
+    outcome = model_server.deploy(
+        version, folder, expected_model_hash(registry, version, folder), list(smoke)
+    )
+    registry.promote(version, STABLE_STAGE if outcome["role"] == "stable" else CANARY_STAGE)
+    context.log.info(f"deployed {version} as {outcome['role']}: {outcome}")
+    return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
+
+
+@dg.op
+def promote_canary_op(
+    context: dg.OpExecutionContext, model_registry: dg.ResourceParam[Any], model_server: ModelServing
+):
+    """Move the canary to 100% of traffic and mark it as the production version in the registry."""
+    outcome = model_server.promote()
+    open_registry(model_registry).promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
+    context.log.info(f"promoted: {outcome}")
+    return outcome
+
+
+@dg.op
+def rollback_canary_op(
+    context: dg.OpExecutionContext, model_registry: dg.ResourceParam[Any], model_server: ModelServing
+):
+    """Remove the canary; the stable version takes all traffic again. The registry records the removed
+    version as ``rolled_back`` so the deployment asset does not bring it back."""
+    outcome = model_server.rollback()
+    open_registry(model_registry).promote(outcome["removed"], ROLLED_BACK_STAGE)
+    context.log.info(f"rolled back: {outcome}")
+    return outcome
+
+
+@dg.job(description="Promote the churn-predictor canary to 100% of traffic.")
+def promote_canary():
+    promote_canary_op()
+
+
+@dg.job(description="Roll back the churn-predictor canary; the stable version keeps serving.")
+def rollback_canary():
+    rollback_canary_op()

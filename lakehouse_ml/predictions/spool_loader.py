@@ -1,0 +1,166 @@
+"""Load the model server's prediction spool into ``ml.churn_predictions`` exactly once.
+
+Protocol: ``checkpoint.json`` in the spool folder holds, per segment, the byte offset up to which
+records are in the table. A run reads every segment from its offset to the last complete line,
+inserts the records whose ``prediction_id`` the table does not have yet (an insert-only upsert), and
+only then advances the checkpoint. A crash between the commit and the checkpoint makes the next run
+read those records again, and the upsert skips them: no duplicates, no loss. Finished segments
+(rotated, or whose writer process is gone) are deleted once fully loaded; a torn last line of a
+finished segment (the writer was killed mid-write, so that request was never answered) is counted
+and dropped. Lines that are not valid records are moved to ``rejected.jsonl`` and counted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from lakehouse_ml.serving.deployment import write_json_atomic
+from lakehouse_ml.serving.spool import parse_segment_name, process_alive
+
+CHECKPOINT_FILE = "checkpoint.json"
+LOCK_FILE = ".loader.lock"
+REJECTED_FILE = "rejected.jsonl"
+UPSERT_BATCH_ROWS = 50_000
+RECORD_FIELDS = (
+    "prediction_id",
+    "customer_id",
+    "prediction",
+    "confidence",
+    "model_version",
+    "prediction_timestamp",
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    segments: int
+    records_read: int
+    rows_inserted: int
+    rejected: int
+    torn: int
+    segments_removed: int
+    table_rows: int
+
+
+def _segments(spool_dir: Path) -> list[tuple[Path, bool]]:
+    """Segment files in write order, each with whether it is finished (will not grow any more)."""
+    found = []
+    for path in spool_dir.iterdir():
+        parsed = parse_segment_name(path.name)
+        if parsed is not None:
+            found.append((parsed, path))
+    found.sort()
+    last_of_writer: dict[tuple[int, int], int] = {}
+    for (started, pid, sequence), _ in found:
+        last_of_writer[(started, pid)] = max(sequence, last_of_writer.get((started, pid), -1))
+    return [
+        (path, sequence < last_of_writer[(started, pid)] or not process_alive(pid))
+        for (started, pid, sequence), path in found
+    ]
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        record = json.loads(line)
+        if not isinstance(record, dict) or any(field not in record for field in RECORD_FIELDS):
+            return None
+        timestamp = datetime.fromisoformat(record["prediction_timestamp"])
+        if timestamp.tzinfo is None:
+            return None
+        prediction = record["prediction"]
+        if prediction not in (0, 1) or not isinstance(record["confidence"], int | float):
+            return None
+        if not all(
+            isinstance(record[f], str) and record[f]
+            for f in ("prediction_id", "customer_id", "model_version")
+        ):
+            return None
+        return {**record, "prediction_timestamp": timestamp, "confidence": float(record["confidence"])}
+    except (ValueError, TypeError):
+        return None
+
+
+def _arrow(records: list[dict], schema):
+    import pyarrow as pa
+
+    columns = {
+        name: [r.get(name) for r in records] if name in RECORD_FIELDS else [None] * len(records)
+        for name in schema.names
+    }
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+def load_spool(table, spool_dir: Path) -> LoadResult:
+    """Append the spool's new records to ``table`` (a pyiceberg Table with the predictions schema)."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    with open(spool_dir / LOCK_FILE, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one loader at a time
+        return _load_locked(table, spool_dir)
+
+
+def _load_locked(table, spool_dir: Path) -> LoadResult:
+    checkpoint_path = spool_dir / CHECKPOINT_FILE
+    checkpoint: dict[str, int] = json.loads(checkpoint_path.read_text()) if checkpoint_path.exists() else {}
+    segments = _segments(spool_dir)
+    records: list[dict] = []
+    rejected: list[bytes] = []
+    offsets: dict[str, int] = {}
+    consumed: list[Path] = []
+    torn = 0
+    for path, finished in segments:
+        start = checkpoint.get(path.name, 0)
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read()
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
+            if not line.strip():
+                continue
+            record = _parse(line)
+            if record is None:
+                rejected.append(line)
+            else:
+                records.append(record)
+        offsets[path.name] = start + end
+        if finished:
+            torn += int(end < len(data))
+            consumed.append(path)
+
+    seen: set[str] = set()
+    unique = [r for r in records if not (r["prediction_id"] in seen or seen.add(r["prediction_id"]))]
+    inserted = 0
+    schema = table.schema().as_arrow()
+    for begin in range(0, len(unique), UPSERT_BATCH_ROWS):
+        batch = _arrow(unique[begin : begin + UPSERT_BATCH_ROWS], schema)
+        result = table.upsert(batch, join_cols=["prediction_id"], when_matched_update_all=False)
+        inserted += result.rows_inserted
+    if rejected:
+        with open(spool_dir / REJECTED_FILE, "ab") as handle:
+            handle.write(b"".join(line + b"\n" for line in rejected))
+    write_json_atomic(checkpoint_path, offsets)
+
+    for path in consumed:
+        path.unlink()
+        offsets.pop(path.name, None)
+    write_json_atomic(checkpoint_path, offsets)
+    table.refresh()
+    return LoadResult(
+        segments=len(segments),
+        records_read=len(records),
+        rows_inserted=inserted,
+        rejected=len(rejected),
+        torn=torn,
+        segments_removed=len(consumed),
+        table_rows=_row_count(table),
+    )
+
+
+def _row_count(table) -> int:
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.get("total-records", 0))

@@ -1,0 +1,77 @@
+"""Iceberg catalog: pyiceberg SQL catalog on sqlite locally, REST catalog (Polaris) in prod."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from lakehouse_ml.settings import Settings
+
+CATALOG_NAME = "lakehouse"  # stored with every table: always open the catalog under this name
+
+
+class IcebergCatalog(dg.ConfigurableResource):
+    """Interface: ``catalog()`` returns a pyiceberg catalog; ``load_table`` / ``predictions_table`` use it."""
+
+    def catalog(self):
+        raise NotImplementedError
+
+    def load_table(self, identifier: str):
+        return self.catalog().load_table(identifier)
+
+    def predictions_table(self):
+        """``ml.churn_predictions``, created on first use."""
+        from lakehouse_ml.predictions.table import ensure_predictions_table
+
+        return ensure_predictions_table(self.catalog())
+
+
+class LocalIcebergCatalog(IcebergCatalog):
+    """``SqlCatalog`` at ``<iceberg_dir>/catalog.db`` with the warehouse in ``<iceberg_dir>/warehouse``."""
+
+    iceberg_dir: str
+
+    def catalog(self):
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        root = Path(self.iceberg_dir)
+        (root / "warehouse").mkdir(parents=True, exist_ok=True)
+        return SqlCatalog(
+            CATALOG_NAME, uri=f"sqlite:///{root / 'catalog.db'}", warehouse=(root / "warehouse").as_uri()
+        )
+
+
+class RestIcebergCatalog(IcebergCatalog):
+    """A REST catalog (Polaris); OAuth2 client credentials ``<client_id>:<secret>`` and S3 settings."""
+
+    uri: str
+    warehouse: str | None = None
+    credential: str | None = None
+    s3_endpoint: str | None = None
+
+    def catalog(self):
+        from pyiceberg.catalog.rest import RestCatalog
+
+        properties = {"uri": self.uri}
+        if self.warehouse:
+            properties["warehouse"] = self.warehouse
+        if self.credential:
+            properties["credential"] = self.credential
+        if self.s3_endpoint:
+            properties["s3.endpoint"] = self.s3_endpoint
+        return RestCatalog(CATALOG_NAME, **properties)
+
+
+def local_iceberg(settings: Settings) -> LocalIcebergCatalog:
+    return LocalIcebergCatalog(iceberg_dir=str(settings.iceberg_dir))
+
+
+def prod_iceberg(settings: Settings) -> RestIcebergCatalog:
+    return RestIcebergCatalog(
+        uri=dg.EnvVar("LAKEHOUSE_ICEBERG_REST_URI"),
+        warehouse=os.environ.get("LAKEHOUSE_ICEBERG_WAREHOUSE"),
+        credential=dg.EnvVar("LAKEHOUSE_ICEBERG_CREDENTIAL"),
+        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+    )

@@ -1,0 +1,104 @@
+"""The prod ``InferenceService`` for ``churn-predictor``: the project image as a custom predictor.
+
+KServe's storage initializer downloads the model folder from S3 (``storageUris``) to ``/mnt/models``;
+the container runs ``python -m lakehouse_ml.serving.server`` in pod mode, reading features from the
+prod Feast online store (Redis) configured through a Kubernetes secret. ``canaryTrafficPercent`` on a
+patch makes KServe keep the previous revision serving the rest of the traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lakehouse_ml.serving.names import MODEL_NAME
+
+MODEL_MOUNT = "/mnt/models"
+CONTAINER_PORT = 8080
+FEATURE_STORE_ENV = ("LAKEHOUSE_REDIS_URL", "LAKEHOUSE_FEAST_REGISTRY_URL")
+
+
+@dataclass(frozen=True)
+class InferenceServiceSpec:
+    namespace: str
+    image: str
+    storage_uri: str  # s3://bucket/prefix/<version> holding model.joblib + metadata.json
+    model_version: str
+    canary_traffic_percent: int | None = None  # None: the new revision takes all traffic
+    secret_name: str = "lakehouse-ml"  # holds the FEATURE_STORE_ENV keys
+    service_account: str | None = None  # with S3 read access for the storage initializer
+    name: str = MODEL_NAME
+
+
+def inference_service(spec: InferenceServiceSpec):
+    """A ``V1beta1InferenceService`` object (serialize with ``ApiClient().sanitize_for_serialization``)."""
+    from kserve import (
+        V1beta1InferenceService,
+        V1beta1InferenceServiceSpec,
+        V1beta1PredictorSpec,
+    )
+    from kserve.models.v1beta1_storage_uri import V1beta1StorageUri
+    from kubernetes.client import (
+        V1Container,
+        V1ContainerPort,
+        V1EnvVar,
+        V1EnvVarSource,
+        V1HTTPGetAction,
+        V1ObjectMeta,
+        V1Probe,
+        V1SecretKeySelector,
+    )
+
+    if not spec.storage_uri.startswith("s3://"):
+        raise ValueError(f"storage_uri must be an s3:// URI, got {spec.storage_uri!r}")
+    if spec.canary_traffic_percent is not None and not 0 <= spec.canary_traffic_percent <= 100:
+        raise ValueError(f"canary_traffic_percent must be in [0, 100], got {spec.canary_traffic_percent}")
+    env = [V1EnvVar(name="LAKEHOUSE_PROFILE", value="prod")] + [
+        V1EnvVar(
+            name=key,
+            value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name=spec.secret_name, key=key)),
+        )
+        for key in FEATURE_STORE_ENV
+    ]
+    container = V1Container(
+        name="kserve-container",
+        image=spec.image,
+        command=["python", "-m", "lakehouse_ml.serving.server"],
+        args=[
+            f"--model_name={MODEL_NAME}",
+            f"--model_dir={MODEL_MOUNT}",
+            f"--model_version={spec.model_version}",
+            f"--http_port={CONTAINER_PORT}",
+            "--bind_host=0.0.0.0",
+            "--no_prediction_log",
+        ],
+        env=env,
+        ports=[V1ContainerPort(container_port=CONTAINER_PORT, protocol="TCP")],
+        readiness_probe=V1Probe(http_get=V1HTTPGetAction(path="/v2/health/ready", port=CONTAINER_PORT)),
+    )
+    predictor = V1beta1PredictorSpec(
+        containers=[container],
+        storage_uris=[V1beta1StorageUri(uri=spec.storage_uri, mount_path=MODEL_MOUNT)],
+        canary_traffic_percent=spec.canary_traffic_percent,
+        service_account_name=spec.service_account,
+        min_replicas=1,
+    )
+    return V1beta1InferenceService(
+        api_version="serving.kserve.io/v1beta1",
+        kind="InferenceService",
+        metadata=V1ObjectMeta(
+            name=spec.name,
+            namespace=spec.namespace,
+            labels={
+                "app.kubernetes.io/part-of": "lakehouse-ml",
+                "lakehouse-ml/model-version": spec.model_version,
+            },
+        ),
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
+
+
+def render(isvc) -> dict:
+    """The manifest as the JSON the Kubernetes API receives (camelCase keys, no nulls)."""
+    from kubernetes.client import ApiClient
+
+    return ApiClient().sanitize_for_serialization(isvc)

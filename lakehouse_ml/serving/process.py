@@ -1,0 +1,178 @@
+"""Control of the local model server process: start (detached), stop, status, apply a deployment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse_ml.serving.deployment import (
+    LOG_FILE,
+    PID_FILE,
+    Deployment,
+    read_deployment,
+    read_status,
+    write_deployment,
+)
+from lakehouse_ml.serving.names import MODEL_NAME, VERSION_HEADER
+from lakehouse_ml.serving.spool import process_alive
+
+START_TIMEOUT_SECONDS = 180.0
+APPLY_TIMEOUT_SECONDS = 120.0
+
+
+class ServingError(RuntimeError):
+    """The server could not be started, did not apply a deployment, or answered wrongly."""
+
+
+def _request(url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 10.0):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("content-type", "application/json")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+@dataclass
+class LocalServer:
+    """The ``churn-predictor`` server on 127.0.0.1:``port`` with its state in ``serving_dir``."""
+
+    serving_dir: Path
+    port: int
+    feature_repo: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.endpoint}/v1/models/{MODEL_NAME}:predict"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int((self.serving_dir / PID_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if process_alive(pid) else None
+
+    def ready(self) -> bool:
+        try:
+            status, body = _request(f"{self.endpoint}/v2/health/ready", timeout=2.0)
+        except (OSError, ValueError):
+            return False
+        return status == 200 and bool(body and body.get("ready"))
+
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> int:
+        """Start the server for the current ``deployment.json`` (no-op when running); wait until ready."""
+        pid = self.pid()
+        if pid is not None:
+            return pid
+        if not read_deployment(self.serving_dir).stable:
+            raise ServingError(
+                f"nothing to serve: {self.serving_dir / 'deployment.json'} names no stable version"
+            )
+        command = [
+            sys.executable,
+            "-m",
+            "lakehouse_ml.serving.server",
+            "--serving_dir",
+            str(self.serving_dir),
+            "--http_port",
+            str(self.port),
+        ]
+        if self.feature_repo:
+            command += ["--feature_repo", self.feature_repo]
+        self.serving_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.serving_dir / LOG_FILE, "ab") as log:
+            process = subprocess.Popen(  # its own session: it keeps serving after the Dagster run ends
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        (self.serving_dir / PID_FILE).write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                (self.serving_dir / PID_FILE).unlink(missing_ok=True)
+                raise ServingError(f"model server exited with code {process.returncode}: {self.log_tail()}")
+            if self.ready():
+                return process.pid
+            time.sleep(0.25)
+        self.stop()
+        raise ServingError(f"model server not ready after {timeout:.0f}s: {self.log_tail()}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM (then SIGKILL after ``timeout``); True when a server was running."""
+        pid = self.pid()
+        if pid is None:
+            (self.serving_dir / PID_FILE).unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        try:  # reap it when it is our child (started in this process)
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        (self.serving_dir / PID_FILE).unlink(missing_ok=True)
+        return True
+
+    def apply(self, deployment: Deployment, timeout: float = APPLY_TIMEOUT_SECONDS) -> None:
+        """Write ``deployment`` and, when running, wait until the server reports it applied."""
+        write_deployment(self.serving_dir, deployment)
+        if self.pid() is None:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = read_status(self.serving_dir)
+            if status.get("generation") == deployment.generation:
+                if status.get("error"):
+                    raise ServingError(f"server rejected the deployment: {status['error']}")
+                return
+            time.sleep(0.1)
+        raise ServingError(
+            f"server did not apply deployment generation {deployment.generation} in {timeout:.0f}s"
+        )
+
+    def predict(self, customer_ids: list[str], version: str | None = None, timeout: float = 30.0) -> dict:
+        headers = {VERSION_HEADER: version} if version else None
+        body = {"instances": [{"customer_id": cid} for cid in customer_ids]}
+        try:
+            _, answer = _request(self.predict_url, body, headers, timeout)
+        except urllib.error.HTTPError as err:
+            raise ServingError(f"predict answered {err.code}: {err.read().decode(errors='replace')}") from err
+        return answer
+
+    def status(self) -> dict:
+        pid = self.pid()
+        return {
+            "endpoint": self.endpoint,
+            "pid": pid,
+            "ready": pid is not None and self.ready(),
+            "deployment": {
+                k: v for k, v in read_deployment(self.serving_dir).__dict__.items() if k != "models"
+            },
+            "server": read_status(self.serving_dir),
+        }
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = (self.serving_dir / LOG_FILE).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])

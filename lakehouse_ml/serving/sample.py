@@ -1,0 +1,148 @@
+"""A tiny synthetic model folder and Feast repository, for smoke tests and benchmarks of the server.
+
+Both follow the real contracts (docs/ARCHITECTURE.md): the model folder holds ``model.joblib``
+(a fitted scikit-learn Pipeline) and ``metadata.json`` with ordered ``feature_names``; the Feast
+repository has entity ``customer``, feature view ``customer_features`` and service ``churn_v1``
+with a sqlite online store.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+NUMERIC_FEATURES = [
+    "lifetime_value",
+    "order_count_30d",
+    "order_count_90d",
+    "avg_order_value",
+    "days_since_last_order",
+    "tenure_days",
+]
+CATEGORICAL_FEATURES = ["customer_segment"]
+SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
+
+
+def sample_features(n: int, seed: int = 0):
+    """A pandas frame of ``n`` customers (``c00000``...) with the seven gold features."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    orders_90 = rng.poisson(3, n)
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:05d}" for i in range(n)],
+            "lifetime_value": rng.gamma(2.0, 150.0, n),
+            "order_count_30d": rng.binomial(orders_90, 0.35),
+            "order_count_90d": orders_90,
+            "avg_order_value": rng.gamma(3.0, 20.0, n),
+            "days_since_last_order": rng.integers(0, 200, n),
+            "tenure_days": rng.integers(1, 900, n),
+            "customer_segment": rng.choice(SEGMENTS, n),
+        }
+    )
+    return frame
+
+
+def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 400) -> Path:
+    """Fit a small pipeline on synthetic data and write the model-artifact contract files."""
+    import joblib
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = sample_features(n, seed)
+    feature_names = NUMERIC_FEATURES + CATEGORICAL_FEATURES
+    churned = (frame["days_since_last_order"] + np.random.default_rng(seed).normal(0, 30, n) > 90).astype(int)
+    pipeline = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("numeric", StandardScaler(), NUMERIC_FEATURES),
+                        ("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
+                    ]
+                ),
+            ),
+            ("classifier", LogisticRegression(max_iter=500)),
+        ]
+    )
+    pipeline.fit(frame[feature_names], churned)
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(pipeline, folder / "model.joblib")
+    metadata = {
+        "feature_service": "churn_v1",
+        "feature_names": feature_names,
+        "categorical_features": CATEGORICAL_FEATURES,
+        "threshold": threshold,
+        "model_family": "logistic_regression",
+        "params": {"max_iter": 500},
+        "metrics": {
+            "roc_auc": 0.5,
+            "pr_auc": 0.5,
+            "f1": 0.5,
+            "accuracy": 0.5,
+            "brier": 0.25,
+            "confusion_matrix": [],
+        },
+        "train_window": ["2025-01-01", "2025-06-30"],
+        "eval_window": ["2025-07-01", "2025-09-30"],
+        "training_rows": n,
+        "class_balance": float(churned.mean()),
+    }
+    (folder / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    training_set = frame[feature_names].assign(
+        churned=churned, event_timestamp=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    training_set.to_parquet(folder / "training_set.parquet")
+    return folder
+
+
+def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0) -> Path:
+    """Create and apply a Feast repository with a sqlite online store holding ``customers`` rows."""
+    from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource, ValueType
+    from feast.types import Float64, Int64, String
+
+    repo.mkdir(parents=True, exist_ok=True)
+    frame = sample_features(customers, seed)
+    frame["event_timestamp"] = datetime(2026, 1, 1, tzinfo=UTC)
+    source_path = repo / "customer_features.parquet"
+    frame.to_parquet(source_path)
+    (repo / "feature_store.yaml").write_text(
+        "\n".join(
+            [
+                "project: lakehouse_sample",
+                f"registry: {repo / 'registry.db'}",
+                "provider: local",
+                "online_store:",
+                "  type: sqlite",
+                f"  path: {repo / 'online_store.db'}",
+                "offline_store:",
+                "  type: file",
+                "entity_key_serialization_version: 3",
+                "",
+            ]
+        )
+    )
+    customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.STRING)
+    view = FeatureView(
+        name="customer_features",
+        entities=[customer],
+        schema=[Field(name=name, dtype=Float64) for name in ("lifetime_value", "avg_order_value")]
+        + [
+            Field(name=name, dtype=Int64)
+            for name in ("order_count_30d", "order_count_90d", "days_since_last_order", "tenure_days")
+        ]
+        + [Field(name="customer_segment", dtype=String)],
+        source=FileSource(path=str(source_path), timestamp_field="event_timestamp"),
+    )
+    service = FeatureService(name="churn_v1", features=[view])
+    store = FeatureStore(repo_path=str(repo))
+    store.apply([customer, view, service])
+    store.write_to_online_store("customer_features", frame)
+    return repo

@@ -1,0 +1,188 @@
+"""Model server process: ``python -m lakehouse_ml.serving.server``.
+
+Local mode (``--serving_dir``): serves what ``deployment.json`` names (stable + optional canary) and
+watches the file; on a new generation it loads the versions off the request path and swaps them in
+only when all load, so a broken version leaves the old one serving. The outcome is written to
+``status.json``. Predictions are appended to ``<serving_dir>/spool``.
+
+Pod mode (``--model_dir --model_version``, used by the InferenceService): one version, no watcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import threading
+import time
+from dataclasses import asdict
+from http import HTTPStatus
+from pathlib import Path
+
+import kserve
+import kserve.model_server
+from fastapi.responses import JSONResponse
+from kserve.protocol.rest.server import RESTServer
+
+from lakehouse_ml.serving.artifact import ModelLoadError, ServableModel, load_servable
+from lakehouse_ml.serving.deployment import (
+    DEPLOYMENT_FILE,
+    SPOOL_DIR,
+    STATUS_FILE,
+    Deployment,
+    read_deployment,
+    write_json_atomic,
+)
+from lakehouse_ml.serving.features import OnlineFeatures, open_feature_store
+from lakehouse_ml.serving.model import ChurnPredictor, ModelFailed, Routing
+from lakehouse_ml.serving.spool import SpoolWriter
+from lakehouse_ml.serving.traffic import TrafficSplit
+
+logger = logging.getLogger(__name__)
+WATCH_INTERVAL_SECONDS = 0.2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        parents=[kserve.model_server.parser], description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--serving_dir", help="local mode: folder with deployment.json, status.json, spool/")
+    parser.add_argument("--model_dir", help="pod mode: the model folder to serve")
+    parser.add_argument("--model_version", help="pod mode: the version name of --model_dir")
+    parser.add_argument("--feature_repo", help="Feast repo folder (default: the project's feature store)")
+    parser.add_argument("--spool_dir", help="where to log predictions (default: <serving_dir>/spool)")
+    parser.add_argument("--no_prediction_log", action="store_true", help="do not log predictions")
+    parser.add_argument("--bind_host", default="127.0.0.1", help="address to listen on")
+    return parser
+
+
+class _ServingRESTServer(RESTServer):
+    """KServe's REST server with a chosen bind address and 503 for model faults.
+
+    KServe hard-codes 0.0.0.0; the local server must listen on 127.0.0.1 only.
+    """
+
+    bind_host = "127.0.0.1"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.config.host = self.bind_host
+
+    def _add_exception_handlers(self, app):
+        super()._add_exception_handlers(app)
+        app.add_exception_handler(ModelFailed, _model_failed_handler)
+
+
+async def _model_failed_handler(_, exc):
+    logger.error("model failed: %s", exc)
+    return JSONResponse(status_code=HTTPStatus.SERVICE_UNAVAILABLE, content={"error": str(exc)})
+
+
+class ModelCache:
+    """Loaded versions by name, so a traffic change does not reload anything."""
+
+    def __init__(self, features: OnlineFeatures | None):
+        self.features = features
+        self._loaded: dict[str, ServableModel] = {}
+
+    def get(self, version: str, folder: str) -> ServableModel:
+        if version not in self._loaded:
+            model = load_servable(version, Path(folder))
+            if self.features is not None:
+                missing = self.features.missing(model.feature_names)
+                if missing:
+                    raise ModelLoadError(
+                        f"version {version} needs features the feature service lacks: {missing}"
+                    )
+            self._loaded[version] = model
+        return self._loaded[version]
+
+    def routing(self, deployment: Deployment) -> Routing:
+        if not deployment.stable:
+            raise ModelLoadError("deployment.json names no stable version")
+        for version in deployment.versions():
+            if version not in deployment.models:
+                raise ModelLoadError(f"deployment.json has no model folder for version {version}")
+        stable = self.get(deployment.stable, deployment.models[deployment.stable])
+        canary = (
+            self.get(deployment.canary, deployment.models[deployment.canary]) if deployment.canary else None
+        )
+        self._loaded = {v: m for v, m in self._loaded.items() if v in deployment.versions()}
+        return Routing(stable, canary, TrafficSplit(deployment.canary_traffic_percent if canary else 0))
+
+
+def _status(deployment: Deployment, error: str | None, applied: Deployment) -> dict:
+    return {
+        "pid": os.getpid(),
+        "generation": deployment.generation,
+        "error": error,
+        "serving": {k: v for k, v in asdict(applied).items() if k != "models"},
+    }
+
+
+def _watch(serving_dir: Path, model: ChurnPredictor, cache: ModelCache, applied: Deployment) -> None:
+    path = serving_dir / DEPLOYMENT_FILE
+    seen = path.stat().st_mtime_ns
+    while True:
+        time.sleep(WATCH_INTERVAL_SECONDS)
+        try:
+            mtime = path.stat().st_mtime_ns
+            if mtime == seen:
+                continue
+            seen = mtime
+            wanted = read_deployment(serving_dir)
+        except (OSError, ValueError, TypeError) as err:
+            logger.warning("cannot read %s: %s", path, err)
+            continue
+        if wanted.generation == applied.generation:
+            continue
+        try:
+            model.routing = cache.routing(wanted)
+        except Exception as err:  # keep serving the old versions whatever went wrong
+            logger.error("deployment generation %s not applied: %s", wanted.generation, err)
+            write_json_atomic(serving_dir / STATUS_FILE, _status(wanted, str(err), applied))
+            continue
+        applied = wanted
+        logger.info("serving %s", _status(wanted, None, applied)["serving"])
+        write_json_atomic(serving_dir / STATUS_FILE, _status(wanted, None, applied))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    args = build_parser().parse_args(argv)
+    sklearn.set_config(assume_finite=True)  # rows come from the feature store; skip per-call NaN scans
+    threadpool_limits(1)  # BLAS worker threads only add contention to single-row predictions
+    if bool(args.serving_dir) == bool(args.model_dir):
+        raise SystemExit("give exactly one of --serving_dir (local) or --model_dir (pod)")
+    features = OnlineFeatures(open_feature_store(args.feature_repo))
+    cache = ModelCache(features)
+    serving_dir = Path(args.serving_dir) if args.serving_dir else None
+    if serving_dir is not None:
+        deployment = read_deployment(serving_dir)
+    else:
+        version = args.model_version or "unversioned"
+        deployment = Deployment(stable=version, models={version: args.model_dir}, generation=1)
+    try:
+        routing = cache.routing(deployment)
+    except Exception as err:
+        if serving_dir is not None:
+            write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, str(err), Deployment()))
+        raise SystemExit(f"cannot load deployment generation {deployment.generation}: {err}") from err
+    spool_dir = args.spool_dir or (str(serving_dir / SPOOL_DIR) if serving_dir else None)
+    spool = SpoolWriter(Path(spool_dir)) if spool_dir and not args.no_prediction_log else None
+    model = ChurnPredictor(features, routing, spool)
+    if serving_dir is not None:
+        write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, None, deployment))
+        threading.Thread(target=_watch, args=(serving_dir, model, cache, deployment), daemon=True).start()
+    _ServingRESTServer.bind_host = args.bind_host
+    kserve.model_server.RESTServer = _ServingRESTServer
+    server = kserve.ModelServer(http_port=args.http_port, enable_grpc=False, workers=1)
+    for name in ("kserve.trace", "uvicorn.access"):  # per-request lines; the spool is the prediction log
+        logging.getLogger(name).setLevel(logging.WARNING)
+    server.start([model])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The prediction spool and its exactly-once load into the Iceberg table ml.churn_predictions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from lakehouse_ml.predictions.spool_loader import CHECKPOINT_FILE, REJECTED_FILE, load_spool
+from lakehouse_ml.predictions.table import COLUMNS, IDENTIFIER
+from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
+from lakehouse_ml.serving.spool import SpoolWriter, segment_name
+
+
+def _record(n: int, version: str = "v1") -> bytes:
+    return (
+        json.dumps(
+            {
+                "prediction_id": f"p-{n}",
+                "customer_id": f"c{n % 50:05d}",
+                "prediction": n % 2,
+                "confidence": (n % 100) / 100,
+                "model_version": version,
+                "prediction_timestamp": datetime(2026, 1, 1, 12, tzinfo=UTC).isoformat(),
+            }
+        )
+        + "\n"
+    ).encode()
+
+
+@pytest.fixture
+def table(lakehouse_home):
+    return LocalIcebergCatalog(iceberg_dir=str(lakehouse_home / "iceberg")).predictions_table()
+
+
+def _ids(table) -> list[str]:
+    table.refresh()
+    return table.scan(selected_fields=("prediction_id",)).to_arrow().column("prediction_id").to_pylist()
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_table_has_the_contract_columns(table):
+    assert tuple(table.schema().column_names) == COLUMNS
+    assert table.name() == tuple(IDENTIFIER.split("."))
+
+
+def test_spool_loads_exactly_once_across_rotation_and_reruns(table, lakehouse_home):
+    spool = lakehouse_home / "serving" / "spool"
+    writer = SpoolWriter(spool, max_segment_bytes=2_000)
+    for n in range(60):
+        writer.write(_record(n))
+    assert len(list(spool.glob("*.jsonl"))) > 1  # rotated
+    first = load_spool(table, spool)
+    assert first.rows_inserted == 60 and first.table_rows == 60
+    for n in range(60, 75):  # the live segment keeps growing after a load
+        writer.write(_record(n))
+    second = load_spool(table, spool)
+    assert second.rows_inserted == 15 and second.records_read == 15
+    writer.close()
+    assert load_spool(table, spool).rows_inserted == 0
+    ids = _ids(table)
+    assert sorted(ids) == sorted(f"p-{n}" for n in range(75))
+
+
+def test_a_lost_checkpoint_does_not_duplicate_rows(table, lakehouse_home):
+    spool = lakehouse_home / "spool"
+    writer = SpoolWriter(spool)
+    for n in range(40):
+        writer.write(_record(n))
+    load_spool(table, spool)
+    (spool / CHECKPOINT_FILE).unlink()  # as if the loader died between the Iceberg commit and the checkpoint
+    again = load_spool(table, spool)
+    assert again.records_read == 40 and again.rows_inserted == 0
+    ids = _ids(table)
+    assert len(ids) == len(set(ids)) == 40
+
+
+def test_backfilled_actuals_survive_a_reload(table, lakehouse_home):
+    import pyarrow as pa
+    from pyiceberg.expressions import EqualTo
+
+    spool = lakehouse_home / "spool"
+    writer = SpoolWriter(spool)
+    writer.write(_record(1))
+    load_spool(table, spool)
+    row = table.scan(row_filter=EqualTo("prediction_id", "p-1")).to_arrow()
+    schema = table.schema().as_arrow()
+    row = row.set_column(
+        row.schema.get_field_index("actual"), schema.field("actual"), pa.array([1], pa.int32())
+    )
+    table.overwrite(row, overwrite_filter=EqualTo("prediction_id", "p-1"))
+    (spool / CHECKPOINT_FILE).unlink()
+    load_spool(table, spool)
+    table.refresh()
+    assert table.scan().to_arrow().column("actual").to_pylist() == [1]
+
+
+def test_torn_and_malformed_lines_are_counted_not_loaded(table, lakehouse_home):
+    spool = lakehouse_home / "spool"
+    spool.mkdir(parents=True)
+    segment = spool / segment_name(1, _dead_pid(), 0)  # its writer is gone: the segment is finished
+    segment.write_bytes(_record(1) + b'{"prediction_id": "bad"}\n' + _record(2) + _record(3)[:20])
+    result = load_spool(table, spool)
+    assert (result.rows_inserted, result.rejected, result.torn, result.segments_removed) == (2, 1, 1, 1)
+    assert not segment.exists()
+    assert b'"bad"' in (spool / REJECTED_FILE).read_bytes()
+    assert sorted(_ids(table)) == ["p-1", "p-2"]
+
+
+def test_a_live_segment_keeps_its_partial_tail_for_the_next_run(table, lakehouse_home):
+    spool = lakehouse_home / "spool"
+    writer = SpoolWriter(spool)
+    record = _record(9)
+    writer.write(_record(8) + record[:15])  # a record half-written by a live writer
+    assert load_spool(table, spool).rows_inserted == 1
+    writer.write(record[15:])
+    assert load_spool(table, spool).rows_inserted == 1
+    assert sorted(_ids(table)) == ["p-8", "p-9"]

@@ -1,0 +1,49 @@
+"""The prod InferenceService manifest validates against KServe's CRD schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lakehouse_ml.serving.manifest import InferenceServiceSpec, inference_service, render
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "kserve-inferenceservice-v1beta1.json").read_text())
+
+
+def _spec(**changes) -> InferenceServiceSpec:
+    base = dict(
+        namespace="ml",
+        image="registry.local/lakehouse-ml:1.0",
+        storage_uri="s3://models/churn/v3",
+        model_version="v3",
+        canary_traffic_percent=10,
+    )
+    return InferenceServiceSpec(**{**base, **changes})
+
+
+@pytest.mark.parametrize("canary", [10, None])
+def test_manifest_is_valid_against_the_crd_schema(canary):
+    manifest = render(inference_service(_spec(canary_traffic_percent=canary)))
+    jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+    predictor = manifest["spec"]["predictor"]
+    assert manifest["kind"] == "InferenceService" and manifest["metadata"]["name"] == "churn-predictor"
+    assert predictor["storageUris"] == [{"uri": "s3://models/churn/v3", "mountPath": "/mnt/models"}]
+    assert predictor.get("canaryTrafficPercent") == canary
+    args = predictor["containers"][0]["args"]
+    assert "--model_version=v3" in args and "--model_dir=/mnt/models" in args
+
+
+def test_schema_catches_a_broken_manifest():
+    manifest = render(inference_service(_spec()))
+    manifest["spec"]["predictor"]["canaryTrafficPercent"] = "ten"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+
+
+@pytest.mark.parametrize("changes", [{"storage_uri": "/local/model"}, {"canary_traffic_percent": 150}])
+def test_bad_spec_is_refused(changes):
+    with pytest.raises(ValueError):
+        inference_service(_spec(**changes))
