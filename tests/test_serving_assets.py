@@ -52,12 +52,21 @@ def _register(lakehouse_home, seed: int) -> str:
     return registry.register(model, {"kfp_run_id": f"run-{seed}"})
 
 
-def _registered(version: str) -> dg.AssetsDefinition:
-    """Stands in for the registry stage's ``model_version`` asset (its output is the version name)."""
+def _registered(version: str, gate_passed: bool = True) -> dg.AssetsDefinition:
+    """Stands in for the registry stage's ``model_version`` asset and its gate (output: the version name)."""
 
-    @dg.asset(name="model_version")
-    def model_version() -> str:
-        return version
+    @dg.asset(
+        name="model_version",
+        check_specs=[dg.AssetCheckSpec("model_beats_champion", asset="model_version", blocking=False)],
+    )
+    def model_version():
+        yield dg.Output(version)
+        yield dg.AssetCheckResult(
+            check_name="model_beats_champion",
+            passed=gate_passed,
+            metadata={"candidate": version},
+            description="stand-in gate",
+        )
 
     return model_version
 
@@ -105,6 +114,17 @@ def test_deploy_score_and_log_then_canary_promote(resources, lakehouse_home):
     dg.materialize([_registered("v3"), churn_predictor_deployment], resources=resources)
     assert defs.get_job_def("promote_canary").execute_in_process().success
     assert registry.production_version() == "v3"
+
+    assert _register(lakehouse_home, 4) == "v4"
+    refused = dg.materialize(
+        [_registered("v4", gate_passed=False), churn_predictor_deployment],
+        resources=resources,
+        raise_on_error=False,
+    )
+    assert not refused.success
+    assert "failed model_beats_champion" in str(refused.get_step_failure_events()[0].step_failure_data.error)
+    assert resources["model_server"].current()["stable"] == "v3"
+    assert registry.stage_version("staging") != "v4"
 
     table = LocalIcebergCatalog(iceberg_dir=str(lakehouse_home / "iceberg")).predictions_table()
     again = dg.materialize([batch_scores, churn_predictions], resources=resources)

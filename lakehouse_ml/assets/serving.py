@@ -19,6 +19,7 @@ SMOKE_CUSTOMERS = 20
 STABLE_STAGE = "production"
 CANARY_STAGE = "staging"
 ROLLED_BACK_STAGE = "rolled_back"
+GATE_CHECK = dg.AssetCheckKey(dg.AssetKey("model_version"), "model_beats_champion")
 
 
 def open_registry(model_registry: Any):
@@ -32,6 +33,25 @@ def expected_model_hash(registry: Any, version: str, folder: Path) -> str:
     if hasattr(registry, "model_sha256"):
         return str(registry.model_sha256(version))
     return sha256_of(folder / MODEL_FILE)
+
+
+def gate_refusal(instance: dg.DagsterInstance, version: str) -> str | None:
+    """Why ``version`` may not be deployed, or None when its latest gate evaluation passed.
+
+    A blocking check only stops downstream steps of its own run; this keeps a later run that
+    materializes only the deployment from shipping a version the gate refused.
+    """
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key([GATE_CHECK])
+    record = records.get(GATE_CHECK)
+    evaluation = record.event.dagster_event.event_specific_data if record and record.event else None
+    if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        return f"{GATE_CHECK.name} has no recorded evaluation for {version}"
+    candidate = evaluation.metadata.get("candidate")
+    if getattr(candidate, "value", candidate) != version:
+        return f"the latest {GATE_CHECK.name} evaluation is for {candidate}, not {version}"
+    if not evaluation.passed:
+        return f"{version} failed {GATE_CHECK.name}: {evaluation.description}"
+    return None
 
 
 def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
@@ -64,6 +84,9 @@ def churn_predictor_deployment(
     """
     registry = open_registry(model_registry)
     version = str(model_version)
+    refusal = gate_refusal(context.instance, version)
+    if refusal:
+        raise dg.Failure(f"not deploying {version}: {refusal}; the current deployment keeps serving")
     if registry.stage_version(ROLLED_BACK_STAGE) == version:
         context.log.info(f"{version} was rolled back; the current deployment stays as it is")
         return dg.MaterializeResult(metadata=_deployment_metadata(version, "skipped", model_server.current()))
