@@ -9,16 +9,18 @@ from lakehouse_ml.settings import Settings
 HELP = "Materialize every asset (the whole loop) on this machine and print a summary."
 
 SUMMARY_ASSETS = {
-    "raw_customers": ("customers", ["row_count"]),
-    "raw_orders": ("orders", ["row_count", "as_of"]),
-    "fct_customer_features": ("gold features", ["dagster/row_count", "row_count"]),
-    "online_features": ("online store", ["entities_written", "rows_written"]),
-    "churn_model": ("trained model", ["roc_auc", "model_family"]),
-    "model_version": ("registry", ["model_version", "roc_auc"]),
+    "raw_customers": ("customers", ["dagster/row_count"]),
+    "raw_orders": ("orders", ["dagster/row_count", "last_order_ts"]),
+    "fct_customer_features": ("gold features", ["dagster/row_count", "last_snapshot_day"]),
+    "online_features": ("online store", ["entities_written", "rows_per_second"]),
+    "churn_model": ("trained model", ["model_family", "roc_auc", "kfp_run_id"]),
+    "model_version": ("registry", ["git_tag", "registry"]),
     "churn_predictor_deployment": ("serving", ["endpoint", "stable_version", "canary_version"]),
-    "churn_predictions": ("predictions table", ["table_rows", "rows_appended"]),
-    "feature_drift_report": ("feature drift", ["drift_share", "report"]),
-    "prediction_drift_report": ("prediction drift", ["drift_score", "report"]),
+    "batch_scores": ("batch scores", ["as_of", "scored"]),
+    "churn_predictions": ("predictions table", ["table", "table_rows"]),
+    "feature_drift_report": ("feature drift", ["drifted_share", "breach", "report"]),
+    "prediction_drift_report": ("prediction drift", ["drifted_share", "breach", "report"]),
+    "concept_drift_report": ("concept drift", ["breach", "report"]),
 }
 
 
@@ -27,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _metadata_text(value: object) -> str:
-    return str(getattr(value, "value", value))
+    value = getattr(value, "value", value)
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS) -> list[str]:
@@ -39,7 +42,11 @@ def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS)
         if event is None or event.asset_materialization is None:
             continue
         metadata = event.asset_materialization.metadata
-        shown = [f"{field}={_metadata_text(metadata[field])}" for field in fields if field in metadata]
+        shown = [
+            f"{field.removeprefix('dagster/')}={_metadata_text(metadata[field])}"
+            for field in fields
+            if field in metadata
+        ]
         lines.append(f"  {label:<18} {', '.join(shown) if shown else 'materialized'}")
     return lines
 

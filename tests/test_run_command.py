@@ -1,0 +1,41 @@
+"""`lakehouse-ml run` summarizes what the run materialized, from the instance's event log."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from lakehouse_ml.cli import build_parser
+from lakehouse_ml.run_command import summarize
+
+
+@dg.asset(name="model_version")
+def fake_model_version() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"git_tag": "churn-model@v7", "ignored": 1})
+
+
+@dg.asset(name="churn_model")
+def fake_churn_model() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"roc_auc": 0.81234, "dagster/row_count": 5})
+
+
+def test_summary_lists_materialized_assets_with_their_key_figures():
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert dg.materialize([fake_model_version, fake_churn_model], instance=instance).success
+        lines = summarize(
+            instance,
+            {
+                "churn_model": ("trained model", ["roc_auc", "dagster/row_count"]),
+                "model_version": ("registry", ["git_tag", "missing"]),
+                "never_built": ("absent", ["x"]),
+            },
+        )
+    assert lines == [
+        "  trained model      roc_auc=0.812, row_count=5",
+        "  registry           git_tag=churn-model@v7",
+    ]
+
+
+def test_cli_knows_every_subcommand():
+    parser = build_parser()
+    for command in (["run"], ["simulate", "--days", "3"], ["serve", "status"]):
+        assert callable(parser.parse_args(command).handler)
