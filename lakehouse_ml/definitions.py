@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from lakehouse_ml.assets import features, gold, monitoring, predictions, raw, registry, serving, training
+from lakehouse_ml.jobs import retrain_churn_model
 from lakehouse_ml.resources import build_resources
+from lakehouse_ml.sensors import SCHEDULES, SENSORS
 from lakehouse_ml.settings import Settings
 
 settings = Settings.from_env()
 
-ASSET_MODULES: list = []
+ASSET_MODULES: list = [raw, gold, features, training, registry, serving, predictions, monitoring]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(ASSET_MODULES),
     asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
+    jobs=[serving.promote_canary, serving.rollback_canary, retrain_churn_model],
+    schedules=SCHEDULES,
+    sensors=SENSORS,
     resources=build_resources(settings),
     executor=dg.in_process_executor if settings.profile == "local" else None,
 )

@@ -7,15 +7,46 @@ from __future__ import annotations
 
 from typing import Any
 
+from lakehouse_ml.resources.feature_store import local_feature_store, prod_feature_store
+from lakehouse_ml.resources.iceberg import local_iceberg, prod_iceberg
+from lakehouse_ml.resources.kfp import local_training_runner, prod_training_runner
+from lakehouse_ml.resources.landing_zone import local_landing_zone, prod_landing_zone
+from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+from lakehouse_ml.resources.query_engine import local_query_engine, prod_query_engine
+from lakehouse_ml.resources.registry import local_model_registry, prod_model_registry
+from lakehouse_ml.resources.serving import local_serving, prod_serving
+from lakehouse_ml.resources.warehouse import dbt_resource, local_warehouse, prod_warehouse
 from lakehouse_ml.settings import Settings
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:
-    return {}
+    return {
+        "landing_zone": local_landing_zone(settings),
+        "feature_store": local_feature_store(settings),
+        "warehouse": local_warehouse(settings),
+        "dbt": dbt_resource(settings),
+        "query_engine": local_query_engine(settings),
+        "model_server": local_serving(settings),
+        "iceberg": local_iceberg(settings),
+        "training_pipeline": local_training_runner(settings),
+        "model_registry": local_model_registry(settings),
+        "monitoring_policy": MonitoringPolicy(),
+    }
 
 
 def prod_resources(settings: Settings) -> dict[str, Any]:
-    return {}
+    return {
+        "landing_zone": prod_landing_zone(settings),
+        "feature_store": prod_feature_store(settings),
+        "warehouse": prod_warehouse(settings),
+        "dbt": dbt_resource(settings),
+        "query_engine": prod_query_engine(settings),
+        "model_server": prod_serving(settings),
+        "iceberg": prod_iceberg(settings),
+        "training_pipeline": prod_training_runner(settings),
+        "model_registry": prod_model_registry(settings),
+        "monitoring_policy": MonitoringPolicy(),
+    }
 
 
 RESOURCES_BY_PROFILE = {"local": local_resources, "prod": prod_resources}

@@ -1,0 +1,9 @@
+"""Sensors and schedules that close the loop: monitoring breaches and the calendar trigger retraining."""
+
+from lakehouse_ml.sensors.drift import drift_retrain_sensor
+from lakehouse_ml.sensors.schedules import weekly_model_retrain
+
+SENSORS = [drift_retrain_sensor]
+SCHEDULES = [weekly_model_retrain]
+
+__all__ = ["SCHEDULES", "SENSORS", "drift_retrain_sensor", "weekly_model_retrain"]

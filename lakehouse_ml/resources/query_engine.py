@@ -1,0 +1,162 @@
+"""Query engine for the monitoring SQL: DuckDB locally, Trino in prod, one SQL text for both.
+
+SQL templates name tables by placeholder (``{predictions}``, ``{orders}``, ``{features}``); each
+engine maps them to its own tables. DuckDB cannot install its Iceberg extension offline, so the
+local engine reads the Iceberg prediction log through pyiceberg into an in-memory DuckDB and
+attaches the dbt warehouse read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from lakehouse_ml.settings import Settings
+
+WAREHOUSE_TABLES = {"orders": "fct_orders", "features": "fct_customer_features"}
+
+
+def _placeholders(sql: str) -> set[str]:
+    names = {name for _, name, _, _ in string.Formatter().parse(sql) if name}
+    unknown = names - {"predictions", *WAREHOUSE_TABLES}
+    if unknown:
+        raise ValueError(f"monitoring SQL names unknown tables {sorted(unknown)}")
+    return names
+
+
+class QueryEngine(dg.ConfigurableResource):
+    """Runs monitoring SQL and returns a pandas DataFrame."""
+
+    def query(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+class DuckDBQueryEngine(QueryEngine):
+    warehouse_path: str
+    iceberg_catalog_uri: str
+    iceberg_warehouse: str
+    iceberg_catalog_name: str = "lakehouse"
+    predictions_table: str = "ml.churn_predictions"
+
+    def query(self, sql: str) -> pd.DataFrame:
+        import duckdb
+
+        names = _placeholders(sql)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            tables: dict[str, str] = {}
+            if "predictions" in names:
+                con.register("churn_predictions", self._predictions_arrow())
+                tables["predictions"] = "churn_predictions"
+            wanted = names & set(WAREHOUSE_TABLES)
+            if wanted:
+                tables.update(self._attach_warehouse(con, wanted))
+            return con.execute(sql.format(**tables)).df()
+        finally:
+            con.close()
+
+    def _predictions_arrow(self):
+        from pyiceberg.catalog.sql import SqlCatalog
+        from pyiceberg.exceptions import NoSuchTableError
+
+        missing = ValueError(
+            f"Iceberg table {self.predictions_table} does not exist in catalog {self.iceberg_catalog_uri}; "
+            "materialize churn_predictions first"
+        )
+        sqlite_path = self.iceberg_catalog_uri.removeprefix("sqlite:///")
+        if self.iceberg_catalog_uri.startswith("sqlite:///") and not Path(sqlite_path).exists():
+            raise missing
+        catalog = SqlCatalog(
+            self.iceberg_catalog_name, uri=self.iceberg_catalog_uri, warehouse=self.iceberg_warehouse
+        )
+        try:
+            table = catalog.load_table(self.predictions_table)
+        except NoSuchTableError as err:
+            raise missing from err
+        return table.scan().to_arrow()
+
+    def _attach_warehouse(self, con, wanted: set[str]) -> dict[str, str]:
+        if not Path(self.warehouse_path).exists():
+            raise ValueError(
+                f"DuckDB warehouse {self.warehouse_path} does not exist; build the dbt models first"
+            )
+        con.execute(f"ATTACH '{self.warehouse_path}' AS wh (READ_ONLY)")
+        tables = {}
+        for key in sorted(wanted):
+            name = WAREHOUSE_TABLES[key]
+            rows = con.execute(
+                "SELECT schema_name FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ? "
+                "UNION ALL "
+                "SELECT schema_name FROM duckdb_views() WHERE database_name = 'wh' AND view_name = ?",
+                [name, name],
+            ).fetchall()
+            if not rows:
+                raise ValueError(f"table {name} is not in the warehouse {self.warehouse_path}")
+            tables[key] = f'wh."{rows[0][0]}"."{name}"'
+        return tables
+
+
+class TrinoQueryEngine(QueryEngine):
+    host: str
+    port: int = 8080
+    user: str = "lakehouse"
+    password: str | None = None
+    http_scheme: str = "http"
+    catalog: str = "iceberg"
+    predictions_table: str = "ml.churn_predictions"
+    orders_table: str = "silver.fct_orders"
+    features_table: str = "gold.fct_customer_features"
+
+    def query(self, sql: str) -> pd.DataFrame:
+        import trino.auth
+        import trino.dbapi
+
+        names = _placeholders(sql)
+        mapping = {
+            "predictions": self.predictions_table,
+            "orders": self.orders_table,
+            "features": self.features_table,
+        }
+        tables = {key: f"{self.catalog}.{mapping[key]}" for key in names}
+        auth = trino.auth.BasicAuthentication(self.user, self.password) if self.password else None
+        conn = trino.dbapi.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            catalog=self.catalog,
+            http_scheme=self.http_scheme,
+            auth=auth,
+            timezone="UTC",
+        )
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql.format(**tables))
+            rows = cursor.fetchall()
+            return pd.DataFrame(rows, columns=[column[0] for column in cursor.description])
+        finally:
+            conn.close()
+
+
+def local_query_engine(settings: Settings) -> DuckDBQueryEngine:
+    return DuckDBQueryEngine(
+        warehouse_path=str(settings.warehouse_path),
+        iceberg_catalog_uri=f"sqlite:///{settings.iceberg_dir / 'catalog.db'}",
+        iceberg_warehouse=(settings.iceberg_dir / "warehouse").as_uri(),
+    )
+
+
+def prod_query_engine(settings: Settings) -> TrinoQueryEngine:
+    return TrinoQueryEngine(
+        host=dg.EnvVar("LAKEHOUSE_TRINO_HOST"),
+        port=dg.EnvVar.int("LAKEHOUSE_TRINO_PORT"),
+        user=dg.EnvVar("LAKEHOUSE_TRINO_USER"),
+        password=dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD"),
+        catalog=dg.EnvVar("LAKEHOUSE_TRINO_CATALOG"),
+        # Trino only accepts passwords over TLS, as the warehouse resource does.
+        http_scheme="https" if os.environ.get("LAKEHOUSE_TRINO_PASSWORD") else "http",
+    )

@@ -1,0 +1,69 @@
+"""``drift_retrain_sensor``: turns a stored monitoring breach into exactly one retraining run.
+
+It reads the JSON verdicts the monitoring assets persist under ``$LAKEHOUSE_HOME/reports/signals``
+and never recomputes drift, so an evaluation takes milliseconds. The cursor records the result id
+acted on per signal, and each run request carries a run key derived from those ids, so one breach
+can never launch two runs.
+"""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from lakehouse_ml.jobs import RETRAIN_JOB_NAME
+from lakehouse_ml.monitoring.results import new_breaches, read_results
+from lakehouse_ml.settings import Settings
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=RETRAIN_JOB_NAME, statuses=IN_FLIGHT), limit=1)
+    return bool(runs)
+
+
+@dg.sensor(
+    name="drift_retrain_sensor",
+    job_name=RETRAIN_JOB_NAME,
+    minimum_interval_seconds=300,
+    description="One retrain_churn_model run per new drift or performance breach (docs/trigger-policy.md).",
+)
+def drift_retrain_sensor(context: dg.SensorEvaluationContext):
+    results = read_results(Settings.from_env().reports_dir)
+    seen = json.loads(context.cursor) if context.cursor else {}
+    cursor = json.dumps(
+        {**seen, **{signal: result["result_id"] for signal, result in results.items()}}, sort_keys=True
+    )
+    breaches = new_breaches(results, seen)
+    if not breaches:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no new monitoring breach"), cursor=cursor)
+    signals = [str(b["signal"]) for b in breaches]
+    if _retrain_in_flight(context.instance):
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"breach of {signals} while a retraining run is already in flight"),
+            cursor=cursor,
+        )
+    run_key = hashlib.sha256("|".join(sorted(str(b["result_id"]) for b in breaches)).encode()).hexdigest()[
+        :24
+    ]
+    reasons = "; ".join(f"{b['signal']}: {', '.join(b.get('reasons') or [])}" for b in breaches)
+    context.log.info(f"requesting {RETRAIN_JOB_NAME}: {reasons}")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"drift-{run_key}",
+                tags={
+                    "lakehouse/trigger": "drift",
+                    "lakehouse/signals": ",".join(signals),
+                    "lakehouse/monitored_version": str(breaches[0].get("model_version")),
+                },
+            )
+        ],
+        cursor=cursor,
+    )

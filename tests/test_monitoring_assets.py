@@ -1,0 +1,158 @@
+"""Monitoring assets on a small hand-made world: drift, concept drift, actuals, performance floor."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from lakehouse_ml.assets import monitoring
+from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
+from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+from lakehouse_ml.resources.warehouse import DuckDBWarehouse
+from tests.monitoring_fixtures import (
+    StubRegistry,
+    churn_outcome,
+    order_frame,
+    orders_after,
+    random_predictions,
+    snapshot,
+    write_model,
+    write_predictions,
+    write_warehouse,
+)
+from tests.test_monitoring import _engine
+
+TRAIN_DAY, REF_DAY, CUR_DAY, AS_OF = date(2024, 12, 1), date(2025, 3, 2), date(2025, 9, 1), date(2025, 9, 30)
+N = 3000
+
+
+def build_world(home, *, basket=1.0, concept=False, age_days=0):
+    training = snapshot(TRAIN_DAY, N, seed=1)
+    training["churned"] = churn_outcome(training, seed=11)
+    reference, current = snapshot(REF_DAY, N, seed=2), snapshot(CUR_DAY, N, seed=3)
+    latest = snapshot(AS_OF, N, seed=4, basket=basket, age_days=age_days)
+    orders = order_frame(
+        orders_after(reference, churn_outcome(reference, seed=12), "r")
+        + orders_after(current, churn_outcome(current, seed=13, flipped=concept), "c")
+    )
+    write_warehouse(home, orders, pd.concat([training.drop(columns="churned"), reference, current, latest]))
+    return StubRegistry(write_model(home / "model", training, eval_end=REF_DAY))
+
+
+def resources(home, registry):
+    return {
+        "query_engine": _engine(home),
+        "warehouse": DuckDBWarehouse(path=str(home / "warehouse.duckdb"), gold_dir=str(home / "gold")),
+        "model_registry": registry,
+        "iceberg": LocalIcebergCatalog(iceberg_dir=str(home / "iceberg")),
+        "monitoring_policy": MonitoringPolicy(sample_size=2_000),
+    }
+
+
+def run(home, registry, assets):
+    result = dg.materialize(assets, resources=resources(home, registry))
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    return result, checks
+
+
+def signal(home, name):
+    return json.loads((home / "reports" / "signals" / f"{name}.json").read_text())
+
+
+DRIFT_ASSETS = [
+    monitoring.feature_drift_report,
+    monitoring.prediction_drift_report,
+    monitoring.concept_drift_report,
+]
+
+
+def test_stable_world_ages_without_triggering(lakehouse_home):
+    registry = build_world(lakehouse_home, age_days=200)
+    result, checks = run(lakehouse_home, registry, DRIFT_ASSETS)
+    assert checks == {
+        "drifted_feature_share": True,
+        "feature_drift_scores": True,
+        "prediction_drift_score": True,
+        "early_outcome_auc": True,
+    }
+    data = signal(lakehouse_home, "data_drift")
+    assert not data["breach"]
+    recent = data["summary"]["comparisons"]["recent_active"]
+    assert "tenure_days" in recent["drifted_columns"]  # drifts by construction, reported only
+    assert not signal(lakehouse_home, "prediction_drift")["breach"]
+    assert not signal(lakehouse_home, "concept_drift")["breach"]
+    metadata = result.asset_materializations_for_node("feature_drift_report")[0].metadata
+    assert isinstance(metadata["drifted_share"].value, float)
+    assert metadata["recent_active/score/tenure_days"].value >= 0.1
+    assert "since_training/score/avg_order_value" in metadata
+    assert (lakehouse_home / "reports" / "feature_drift").exists()
+    assert metadata["report"].value.endswith(".html")
+
+
+def test_basket_shift_trips_data_drift(lakehouse_home):
+    registry = build_world(lakehouse_home, basket=1.6)
+    _, checks = run(lakehouse_home, registry, [monitoring.feature_drift_report])
+    data = signal(lakehouse_home, "data_drift")
+    assert data["breach"]
+    assert "avg_order_value" in " ".join(data["reasons"])
+    assert checks["feature_drift_scores"] is False
+
+
+def test_concept_shift_trips_the_outcome_signal_not_data_drift(lakehouse_home):
+    registry = build_world(lakehouse_home, concept=True)
+    _, checks = run(
+        lakehouse_home, registry, [monitoring.feature_drift_report, monitoring.concept_drift_report]
+    )
+    concept = signal(lakehouse_home, "concept_drift")
+    assert concept["breach"]
+    assert concept["summary"]["reference_day"] == REF_DAY.isoformat()
+    assert concept["summary"]["current_day"] == CUR_DAY.isoformat()
+    assert concept["summary"]["current"]["roc_auc"] < concept["summary"]["reference"]["roc_auc"]
+    assert checks["early_outcome_auc"] is False
+    assert not signal(lakehouse_home, "data_drift")["breach"]
+
+
+def test_actuals_then_performance_floor(lakehouse_home):
+    registry = build_world(lakehouse_home)
+    good = random_predictions(400, date(2025, 6, 20), "3", seed=5, quality=0.9)
+    weak = random_predictions(400, date(2025, 6, 21), "2", seed=6, quality=0.05)
+    unlabelled = random_predictions(50, date(2025, 6, 25), "3", seed=7, quality=0.5)
+    unlabelled = unlabelled.assign(
+        prediction_id=lambda f: "u" + f["prediction_id"], actual=None, actual_timestamp=pd.NaT
+    )
+    unlabelled["actual"] = unlabelled["actual"].astype("Int32")
+    write_predictions(lakehouse_home, pd.concat([good, weak, unlabelled], ignore_index=True))
+
+    assets = [monitoring.prediction_actuals, monitoring.model_performance_metrics]
+    result, checks = run(lakehouse_home, registry, assets)
+    actuals_meta = result.asset_materializations_for_node("prediction_actuals")[0].metadata
+    assert actuals_meta["updated_rows"].value == 50  # 2025-06-25 + 90 days <= 2025-09-30
+    assert checks["performance_floor"] is False
+    performance = signal(lakehouse_home, "performance")
+    assert performance["breach"]
+    assert any("model 2" in reason for reason in performance["reasons"])
+    assert not any("model 3" in reason for reason in performance["reasons"])
+    metadata = result.asset_materializations_for_node("model_performance_metrics")[0].metadata
+    assert metadata["3/accuracy"].value > 0.8 > metadata["2/accuracy"].value
+
+    again, _ = run(lakehouse_home, registry, [monitoring.prediction_actuals])
+    assert again.asset_materializations_for_node("prediction_actuals")[0].metadata["updated_rows"].value == 0
+
+
+def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):
+    build_world(lakehouse_home)
+
+    class Empty(StubRegistry):
+        def production_version(self):
+            return None
+
+    with pytest.raises(dg.Failure, match="no production model"):
+        dg.materialize(
+            [monitoring.feature_drift_report],
+            resources=resources(lakehouse_home, Empty(lakehouse_home / "model")),
+        )
