@@ -13,7 +13,8 @@ import pytest
 
 from lakehouse_ml.settings import project_root
 
-HEAVY = ["feast", "evidently", "kserve", "kfp", "pyiceberg"]
+# pandas too: it alone added a third to the load time of the code location.
+HEAVY = ["feast", "evidently", "kserve", "kfp", "pyiceberg", "pandas"]
 
 
 def _python(code: str, env: dict[str, str]) -> str:

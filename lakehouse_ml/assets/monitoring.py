@@ -8,13 +8,11 @@ recomputes drift). The trigger policy is documented in docs/trigger-policy.md.
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
-from lakehouse_ml.monitoring import concept, sql
-from lakehouse_ml.monitoring.model import MonitoredModel, active_customers, latest_snapshot
+from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.policy import (
     TriggerPolicy,
     Verdict,
@@ -29,6 +27,11 @@ from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
 from lakehouse_ml.resources.warehouse import Warehouse
 from lakehouse_ml.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from lakehouse_ml.monitoring.model import MonitoredModel
 
 GROUP = "monitoring"
 DEPLOYMENT = dg.AssetKey("churn_predictor_deployment")
@@ -46,7 +49,9 @@ def _report_path(kind: str, as_of: date, version: str) -> Path:
     return _reports_dir() / kind / f"{as_of.isoformat()}_{version}_{stamp}.html"
 
 
-def _production_model(model_registry) -> MonitoredModel:
+def _production_model(model_registry) -> "MonitoredModel":
+    from lakehouse_ml.monitoring.model import MonitoredModel
+
     registry = model_registry.open() if hasattr(model_registry, "open") else model_registry
     version = registry.production_version()
     if version is None:
@@ -54,7 +59,9 @@ def _production_model(model_registry) -> MonitoredModel:
     return MonitoredModel.load(str(version), Path(registry.checkout(version)))
 
 
-def _active(frame: pd.DataFrame, policy: TriggerPolicy) -> pd.DataFrame:
+def _active(frame: "pd.DataFrame", policy: TriggerPolicy) -> "pd.DataFrame":
+    from lakehouse_ml.monitoring.model import active_customers
+
     return active_customers(frame) if policy.active_only else frame
 
 
@@ -111,8 +118,10 @@ def prediction_actuals(
     )
 
 
-def _pooled(daily: pd.DataFrame) -> pd.DataFrame:
+def _pooled(daily: "pd.DataFrame") -> "pd.DataFrame":
     """Window totals per model version; ROC AUC is the labelled-count weighted mean of the daily AUCs."""
+    import pandas as pd
+
     rows = []
     for version, frame in daily.groupby("model_version"):
         labelled = int(frame["labelled_count"].sum())
@@ -151,6 +160,8 @@ def model_performance_metrics(
     Computed entirely in SQL (DuckDB locally, Trino in prod). Below the accuracy floor it warns and
     its ``performance_floor`` check fails; the verdict is persisted for ``drift_retrain_sensor``.
     """
+    import pandas as pd
+
     policy = monitoring_policy.policy()
     latest = query_engine.query(sql.latest_labelled_day_sql())["day"].iloc[0]
     if latest is None or pd.isna(latest):
@@ -209,8 +220,12 @@ def model_performance_metrics(
     )
 
 
-def _comparisons(query_engine: QueryEngine, model: MonitoredModel, as_of: date, policy: TriggerPolicy):
+def _comparisons(query_engine: QueryEngine, model: "MonitoredModel", as_of: date, policy: TriggerPolicy):
     """(name, reference, current, triggers) per comparison; see docs/trigger-policy.md."""
+    import pandas as pd
+
+    from lakehouse_ml.monitoring.model import latest_snapshot
+
     current = query_engine.query(sql.snapshot_sql(as_of))
     days = [pd.Timestamp(d).date() for d in query_engine.query(sql.snapshot_days_sql())["day"]]
     earlier = [d for d in days if d <= as_of - timedelta(days=policy.recent_window_days)]
@@ -342,9 +357,11 @@ def feature_drift_report(
 
 
 def _current_scores(
-    query_engine: QueryEngine, model: MonitoredModel, as_of: date, current_features: pd.DataFrame
-) -> tuple[pd.Series, str]:
+    query_engine: QueryEngine, model: "MonitoredModel", as_of: date, current_features: "pd.DataFrame"
+) -> "tuple[pd.Series, str]":
     """Scores of the newest logged prediction day (within a week of as_of), else the model's scores now."""
+    import pandas as pd
+
     try:
         logged = query_engine.query(
             sql.recent_predictions_sql(model.version, as_of - timedelta(days=6), as_of)
@@ -379,7 +396,10 @@ def prediction_drift_report(
     Both sides are restricted to active customers, as for feature drift, so an ageing base with more
     dormant customers does not read as drift.
     """
+    import pandas as pd
+
     from lakehouse_ml.monitoring.drift import drift_report
+    from lakehouse_ml.monitoring.model import latest_snapshot
 
     policy = monitoring_policy.policy()
     model = _production_model(model_registry)
@@ -435,7 +455,9 @@ def prediction_drift_report(
     )
 
 
-def _outcome_frame(query_engine: QueryEngine, model: MonitoredModel, day: date, policy: TriggerPolicy):
+def _outcome_frame(query_engine: QueryEngine, model: "MonitoredModel", day: date, policy: TriggerPolicy):
+    import pandas as pd
+
     outcomes = sql.snapshot_outcomes_sql(day, policy.early_horizon_days, policy.early_offset_days)
     frame = _active(query_engine.query(outcomes), policy)
     return pd.DataFrame(
@@ -443,7 +465,7 @@ def _outcome_frame(query_engine: QueryEngine, model: MonitoredModel, day: date, 
     )
 
 
-def concept_days(snapshot_days: list[date], model: MonitoredModel, as_of: date, horizon: int):
+def concept_days(snapshot_days: list[date], model: "MonitoredModel", as_of: date, horizon: int):
     """Reference day: the model's last evaluation day (out of sample), else its last training day.
     Current day: the newest snapshot whose early outcome is known (day + horizon <= as_of)."""
     eval_window = model.metadata.get("eval_window") or model.metadata.get("train_window")
@@ -475,6 +497,10 @@ def concept_drift_report(
     A drop beyond ``max_auc_drop`` means features no longer relate to churn as they did in training,
     which data drift alone cannot show.
     """
+    import pandas as pd
+
+    from lakehouse_ml.monitoring import concept
+
     policy = monitoring_policy.policy()
     model = _production_model(model_registry)
     as_of = warehouse.pipeline_clock()

@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from lakehouse_ml.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WAREHOUSE_TABLES = {"orders": "fct_orders", "features": "fct_customer_features"}
 
@@ -113,6 +116,7 @@ class TrinoQueryEngine(QueryEngine):
     features_table: str = "gold.fct_customer_features"
 
     def query(self, sql: str) -> pd.DataFrame:
+        import pandas as pd
         import trino.auth
         import trino.dbapi
 
