@@ -13,7 +13,7 @@ import pytest
 
 from lakehouse_ml.settings import project_root
 
-# pandas too: it alone added a third to the load time of the code location.
+# pandas too: importing it at load added about 0.6 s, 15% of the code location's load time.
 HEAVY = ["feast", "evidently", "kserve", "kfp", "pyiceberg", "pandas"]
 
 
