@@ -14,6 +14,16 @@ settings = Settings.from_env()
 
 ASSET_MODULES: list = [raw, gold, features, training, registry, serving, predictions, monitoring]
 
+
+def executor_for(profile: str) -> dg.ExecutorDefinition:
+    """Local runs every step in one process; prod runs each step as its own Kubernetes Job."""
+    if profile == "local":
+        return dg.in_process_executor
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor
+
+
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(ASSET_MODULES),
     asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
@@ -21,5 +31,5 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(settings),
-    executor=dg.in_process_executor if settings.profile == "local" else None,
+    executor=executor_for(settings.profile),
 )
