@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Set-up and entry points that need nothing but python3 (>= 3.11) and the package index.
 
-    python3 tasks.py run     # create .venv from uv.lock, fill the landing zone, materialize every asset
-    python3 tasks.py test    # create .venv from uv.lock, run the test suite (extra args go to pytest)
-    python3 tasks.py bench   # run the benchmarks in bench/
-    python3 tasks.py setup   # only create the environment and the dbt manifest
+python3 tasks.py run     # create .venv from uv.lock, fill the landing zone, materialize every asset
+python3 tasks.py test    # create .venv from uv.lock, run the test suite (extra args go to pytest)
+python3 tasks.py bench   # run the benchmarks in bench/
+python3 tasks.py setup   # only create the environment and the dbt manifest
 """
 
 from __future__ import annotations
@@ -35,11 +35,25 @@ def _ensure_uv() -> None:
 def _ensure_manifest(env: dict[str, str]) -> None:
     """dbt's manifest is a build artifact: dagster-dbt loads it at import and never parses in prod."""
     manifest = DBT_DIR / "target" / "manifest.json"
-    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts]
+    sources = [
+        p for p in DBT_DIR.rglob("*") if p.suffix in {".sql", ".yml", ".yaml"} and "target" not in p.parts
+    ]
     if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
         return
-    _run([VENV_BIN / "dbt", "parse", "--quiet", "--project-dir", DBT_DIR, "--profiles-dir", DBT_DIR,
-          "--target", "local"], env=env)
+    _run(
+        [
+            VENV_BIN / "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            DBT_DIR,
+            "--profiles-dir",
+            DBT_DIR,
+            "--target",
+            "local",
+        ],
+        env=env,
+    )
 
 
 def environment() -> dict[str, str]:

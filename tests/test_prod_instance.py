@@ -40,14 +40,18 @@ def test_prod_storage_records_runs_in_postgres(postgres_database, tmp_path, monk
     # The K8s run launcher needs a cluster; storage is the part this machine can exercise for real.
     prod_config = yaml.safe_load(DEPLOY_INSTANCE.read_text())
 
-    with dg.instance_for_test(temp_dir=str(tmp_path), overrides={"storage": prod_config["storage"]}) as instance:
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path), overrides={"storage": prod_config["storage"]}
+    ) as instance:
         result = dg.materialize([tiny_asset], instance=instance)
         assert result.success
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         event = instance.get_latest_materialization_event(dg.AssetKey("tiny_asset"))
         assert event.asset_materialization.metadata["rows"].value == 3
 
-    with dg.instance_for_test(temp_dir=str(tmp_path), overrides={"storage": prod_config["storage"]}) as reopened:
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path), overrides={"storage": prod_config["storage"]}
+    ) as reopened:
         assert reopened.get_run_by_id(result.run_id) is not None
 
 
