@@ -36,8 +36,10 @@ def definitions_shape(defs: dg.Definitions) -> dict:
         "assets": assets,
         "blocking_checks": blocking,
         "jobs": sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")),
-        "schedules": {s.name: [s.cron_schedule, s.job_name] for s in defs.schedules or []},
-        "sensors": sorted(s.name for s in defs.sensors or []),
+        "schedules": {
+            s.name: [s.cron_schedule, s.job_name, s.default_status.value] for s in defs.schedules or []
+        },
+        "sensors": {s.name: s.default_status.value for s in defs.sensors or []},
     }
 
 
@@ -55,6 +57,6 @@ def test_names_users_rely_on_are_present():
     gold_and_model = {"fct_customer_features", "fct_churn_labels", "churn_model", "model_version"}
     assert gold_and_model <= shape["assets"].keys()
     assert "model_version:model_beats_champion" in shape["blocking_checks"]
-    assert shape["schedules"]["weekly_model_retrain"] == ["0 2 * * 0", "retrain_churn_model"]
-    assert "drift_retrain_sensor" in shape["sensors"]
+    assert shape["schedules"]["weekly_model_retrain"] == ["0 2 * * 0", "retrain_churn_model", "RUNNING"]
+    assert shape["sensors"]["drift_retrain_sensor"] == "RUNNING"
     assert "retrain_churn_model" in shape["jobs"]

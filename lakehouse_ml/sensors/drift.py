@@ -32,6 +32,7 @@ def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
     name="drift_retrain_sensor",
     job_name=RETRAIN_JOB_NAME,
     minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="One retrain_churn_model run per new drift or performance breach (docs/trigger-policy.md).",
 )
 def drift_retrain_sensor(context: dg.SensorEvaluationContext):

@@ -9,6 +9,7 @@ weekly_model_retrain = dg.ScheduleDefinition(
     cron_schedule="0 2 * * 0",
     execution_timezone="UTC",
     job_name=RETRAIN_JOB_NAME,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     tags={"lakehouse/trigger": "schedule"},
     description="Weekly retraining (Sundays 02:00 UTC) so the model follows slow change no monitor trips on.",
 )
