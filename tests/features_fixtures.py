@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.features.store import FEATURE_NAMES
+
 SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
-GOLD_COLUMNS = [
-    "customer_id",
-    "event_timestamp",
-    "lifetime_value",
-    "order_count_30d",
-    "order_count_90d",
-    "avg_order_value",
-    "days_since_last_order",
-    "tenure_days",
-    "customer_segment",
-]
+GOLD_COLUMNS = ["customer_id", "event_timestamp", *FEATURE_NAMES]
 
 
 def weekly_snapshots(last: datetime, count: int) -> list[datetime]:

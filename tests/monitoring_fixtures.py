@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lakehouse_ml.features.store import FEATURE_NAMES
+
 
 def make_catalog(home: Path):
     from pyiceberg.catalog.sql import SqlCatalog
@@ -94,15 +96,7 @@ def random_predictions(n: int, day: date, version: str, seed: int, quality: floa
     )
 
 
-FEATURES = [
-    "lifetime_value",
-    "order_count_30d",
-    "order_count_90d",
-    "avg_order_value",
-    "days_since_last_order",
-    "tenure_days",
-    "customer_segment",
-]
+FEATURES = FEATURE_NAMES
 SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
 
 

@@ -13,21 +13,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lakehouse_ml.features.store import FEATURE_NAMES
 from lakehouse_ml.resources.warehouse import local_warehouse
 from lakehouse_ml.settings import Settings
 from tests.ingest_fixtures import AS_OF, failed_checks, materialize_raw_and_gold, write_landing_zone
 
 pytestmark = pytest.mark.slow  # one raw + dbt build, 20-60 s on a shared 2-core machine
 
-FEATURES = [
-    "lifetime_value",
-    "order_count_30d",
-    "order_count_90d",
-    "avg_order_value",
-    "days_since_last_order",
-    "tenure_days",
-    "customer_segment",
-]
+FEATURES = FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")

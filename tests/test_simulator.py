@@ -20,16 +20,10 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from lakehouse_ml.features.store import CATEGORICAL_FEATURES, FEATURE_NAMES
 from lakehouse_ml.simulator import DRIFT_SCENARIOS, api, command, fill_landing_zone_if_empty, simulate
 
-FEATURES = [
-    "lifetime_value",
-    "order_count_30d",
-    "order_count_90d",
-    "avg_order_value",
-    "days_since_last_order",
-    "tenure_days",
-]
+FEATURES = [name for name in FEATURE_NAMES if name not in CATEGORICAL_FEATURES]
 
 
 def digests(raw: Path) -> dict[str, str]:
