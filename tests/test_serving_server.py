@@ -59,6 +59,17 @@ def test_v1_returns_probability_label_and_version(served):
         assert prediction["prediction_id"]
 
 
+def test_v1_body_without_a_json_content_type_is_read_as_json(served):
+    _, client, _ = served
+    body = b'{"instances": [{"customer_id": "c00001"}]}'
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    answer = client.post(V1, content=body, headers=form)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0]["customer_id"] == "c00001"
+    broken = client.post(V1, content=b'{"instances": [', headers=form)
+    assert broken.status_code == 400 and "not valid JSON" in broken.json()["error"]
+
+
 def test_v2_infer_with_a_bytes_tensor(served):
     _, client, model = served
     ids = ["c00003", "c00004"]

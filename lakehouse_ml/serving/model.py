@@ -84,7 +84,7 @@ class ChurnPredictor(kserve.Model):
             customer_ids = _v2_customer_ids(payload)
             model, results = self._score(customer_ids, None, pinned)
             return _v2_response(payload, model.version, results)
-        customer_ids, inline = _v1_instances(payload)
+        customer_ids, inline = _v1_instances(_json_body(payload))
         model, results = self._score(customer_ids, inline, pinned)
         return {"model_version": model.version, "predictions": results}
 
@@ -156,6 +156,17 @@ class ChurnPredictor(kserve.Model):
             ):
                 rows[index] = row
         return rows
+
+
+def _json_body(payload):
+    """KServe hands over the raw body when the request does not say ``Content-Type: application/json``
+    (``curl -d`` sends a form type); the body is still meant as JSON."""
+    if not isinstance(payload, bytes | bytearray):
+        return payload
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as err:
+        raise InvalidInput(f"request body is not valid JSON: {err}") from err
 
 
 def _v1_instances(payload) -> tuple[list[str], list[dict | None] | None]:
