@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         for line in summarize(instance):
             print(line)
     print(f"  reports in         {settings.reports_dir}")
-    print(f"  model server       http://127.0.0.1:{settings.serving_port}/v2/health/ready "
-          f"(lakehouse-ml serve status)")
+    print(
+        f"  model server       http://127.0.0.1:{settings.serving_port}/v2/health/ready "
+        f"(lakehouse-ml serve status)"
+    )
     print("  open the UI        .venv/bin/dagster dev  (then http://127.0.0.1:3000)")
     return 0 if result.success else 1
