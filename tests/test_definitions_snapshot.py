@@ -60,3 +60,14 @@ def test_names_users_rely_on_are_present():
     assert shape["schedules"]["weekly_model_retrain"] == ["0 2 * * 0", "retrain_churn_model", "RUNNING"]
     assert shape["sensors"]["drift_retrain_sensor"] == "RUNNING"
     assert "retrain_churn_model" in shape["jobs"]
+
+
+def test_both_profiles_offer_the_same_resource_keys():
+    from lakehouse_ml.resources import RESOURCES_BY_PROFILE
+    from lakehouse_ml.settings import Settings
+
+    local = RESOURCES_BY_PROFILE["local"](Settings.from_env({"LAKEHOUSE_PROFILE": "local"}))
+    prod = RESOURCES_BY_PROFILE["prod"](Settings.from_env({"LAKEHOUSE_PROFILE": "prod"}))
+    assert local.keys() == prod.keys()
+    differing = {key for key in local if type(local[key]) is not type(prod[key])}
+    assert {"warehouse", "feature_store", "model_server", "iceberg", "training_pipeline"} <= differing
