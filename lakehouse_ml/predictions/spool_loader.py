@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from lakehouse_ml.predictions.table import PREDICTION_FIELDS
 from lakehouse_ml.serving.deployment import write_json_atomic
 from lakehouse_ml.serving.spool import parse_segment_name, process_alive
 
@@ -25,14 +26,6 @@ CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = ".loader.lock"
 REJECTED_FILE = "rejected.jsonl"
 UPSERT_BATCH_ROWS = 50_000
-RECORD_FIELDS = (
-    "prediction_id",
-    "customer_id",
-    "prediction",
-    "confidence",
-    "model_version",
-    "prediction_timestamp",
-)
 
 
 @dataclass(frozen=True)
@@ -66,7 +59,7 @@ def _segments(spool_dir: Path) -> list[tuple[Path, bool]]:
 def _parse(line: bytes) -> dict | None:
     try:
         record = json.loads(line)
-        if not isinstance(record, dict) or any(field not in record for field in RECORD_FIELDS):
+        if not isinstance(record, dict) or any(field not in record for field in PREDICTION_FIELDS):
             return None
         timestamp = datetime.fromisoformat(record["prediction_timestamp"])
         if timestamp.tzinfo is None:
@@ -88,7 +81,7 @@ def _arrow(records: list[dict], schema):
     import pyarrow as pa
 
     columns = {
-        name: [r.get(name) for r in records] if name in RECORD_FIELDS else [None] * len(records)
+        name: [r.get(name) for r in records] if name in PREDICTION_FIELDS else [None] * len(records)
         for name in schema.names
     }
     return pa.Table.from_pydict(columns, schema=schema)

@@ -5,16 +5,15 @@ from __future__ import annotations
 NAMESPACE = "ml"
 TABLE_NAME = "churn_predictions"
 IDENTIFIER = f"{NAMESPACE}.{TABLE_NAME}"
-COLUMNS = (
+PREDICTION_FIELDS = (
     "prediction_id",
     "customer_id",
     "prediction",
     "confidence",
     "model_version",
     "prediction_timestamp",
-    "actual",
-    "actual_timestamp",
 )
+COLUMNS = (*PREDICTION_FIELDS, "actual", "actual_timestamp")
 
 
 def predictions_schema():

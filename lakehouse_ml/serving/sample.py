@@ -14,15 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-NUMERIC_FEATURES = [
-    "lifetime_value",
-    "order_count_30d",
-    "order_count_90d",
-    "avg_order_value",
-    "days_since_last_order",
-    "tenure_days",
-]
-CATEGORICAL_FEATURES = ["customer_segment"]
+from lakehouse_ml.features.store import CATEGORICAL_FEATURES, FEATURE_NAMES
+
+NUMERIC_FEATURES = [name for name in FEATURE_NAMES if name not in CATEGORICAL_FEATURES]
 SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
 
 
