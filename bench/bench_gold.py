@@ -27,9 +27,12 @@ from lakehouse_ml.settings import Settings
 wanted = ("landing_zone", "warehouse", "dbt")
 resources = {k: v for k, v in build_resources(Settings.from_env()).items() if k in wanted}
 """
-MATERIALIZE = SETUP + """
+MATERIALIZE = (
+    SETUP
+    + """
 assert dg.materialize([raw.raw_landing_zone, gold.lakehouse_dbt_models], resources=resources).success
 """
+)
 
 
 def _rows(home: Path) -> dict[str, int]:

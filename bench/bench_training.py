@@ -23,32 +23,10 @@ from pathlib import Path
 from bench.common import report, timed
 
 
-def in_process(home: Path, source: str, arguments) -> float:
-    from lakehouse_ml.training.dataset import SplitConfig, build_training_data
-    from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
+def in_process(home: Path, arguments) -> float:
+    from lakehouse_ml.training.runner import train_in_process
 
-    def work() -> None:
-        config = SplitConfig(
-            arguments.label_horizon_days,
-            arguments.train_snapshots,
-            arguments.eval_snapshots,
-            arguments.max_training_rows,
-            arguments.seed,
-        )
-        data = build_training_data(home, str(home / "gold"), source, config)
-        candidates = [tune(f, data.train, data.feature_names, data.categorical_features, 0) for f in FAMILIES]
-        train_and_evaluate(
-            data.train,
-            data.evaluation,
-            candidates,
-            data.categorical_features,
-            data.feature_service,
-            arguments.threshold,
-            arguments.seed,
-            home / "in-process-model",
-        )
-
-    return timed(work)[0]
+    return timed(lambda: train_in_process(home, str(home / "gold"), arguments, home / "in-process-model"))[0]
 
 
 def measure(customers: int, source: str, pipeline_root: Path) -> dict[str, object]:
@@ -72,7 +50,7 @@ def measure(customers: int, source: str, pipeline_root: Path) -> dict[str, objec
     run = run_local(home, str(home / "gold"), pipeline_root, arguments)
     wall = time.perf_counter() - start
     compute = sum(run.compute_seconds.values())
-    baseline = in_process(home, source, arguments)
+    baseline = in_process(home, arguments)
     return {
         "customers": customers,
         "feature_source": source,

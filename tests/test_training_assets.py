@@ -24,34 +24,12 @@ class InProcessRunner(TrainingPipelineRunner):
     """The runner interface without KFP (the pipeline has its own tests); records launches."""
 
     def run(self, arguments):
-        from lakehouse_ml.training.dataset import SplitConfig, build_training_data
-        from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
         from lakehouse_ml.training.pipeline import TrainingRun
+        from lakehouse_ml.training.runner import train_in_process
 
         LAUNCHES.append(arguments)
-        config = SplitConfig(
-            arguments.label_horizon_days,
-            arguments.train_snapshots,
-            arguments.eval_snapshots,
-            arguments.max_training_rows,
-            arguments.seed,
-        )
-        data = build_training_data(Path(self.lakehouse_home), self.gold_uri, arguments.feature_source, config)
-        candidates = [
-            tune(f, data.train, data.feature_names, data.categorical_features, arguments.seed)
-            for f in FAMILIES
-        ]
         out = Path(tempfile.mkdtemp(dir=self.lakehouse_home)) / "model"
-        metadata = train_and_evaluate(
-            data.train,
-            data.evaluation,
-            candidates,
-            data.categorical_features,
-            data.feature_service,
-            arguments.threshold,
-            arguments.seed,
-            out,
-        )
+        metadata = train_in_process(Path(self.lakehouse_home), self.gold_uri, arguments, out)
         return TrainingRun(
             f"in-process-{len(LAUNCHES)}", str(out.parent), out, metadata["metrics"], out / "none.yaml"
         )

@@ -61,14 +61,10 @@ def test_local_run_trains_evaluates_and_reproduces_in_process_bytes(lakehouse_ho
     script = f"""
 import json
 from pathlib import Path
-from lakehouse_ml.training.dataset import SplitConfig, build_training_data
-from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
+from lakehouse_ml.training.pipeline import PipelineArguments
+from lakehouse_ml.training.runner import train_in_process
 home = Path({str(lakehouse_home)!r})
-data = build_training_data(home, str(home / "gold"), "gold", SplitConfig(train_snapshots=3, eval_snapshots=2))
-candidates = [tune(f, data.train, data.feature_names, data.categorical_features, 0) for f in FAMILIES]
-metadata = train_and_evaluate(
-    data.train, data.evaluation, candidates, data.categorical_features, None, 0.5, 0, Path({str(again)!r})
-)
+metadata = train_in_process(home, str(home / "gold"), PipelineArguments(**{ARGS!r}), Path({str(again)!r}))
 print(json.dumps(metadata["metrics"]))
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)

@@ -116,3 +116,35 @@ def run_on_cluster(
     for remote in fs.ls(root, detail=False):
         fs.get_file(remote, str(model_dir / Path(remote).name))
     return TrainingRun(result.run_id, pipeline_root, model_dir, _metrics(model_dir), package)
+
+
+def train_in_process(lakehouse_home: Path, gold_uri: str, arguments: PipelineArguments, out: Path) -> dict:
+    """The pipeline's steps in this process, without KFP: the baseline for benchmarks and tests.
+
+    Returns the model folder's metadata (``out`` holds the same files a pipeline run produces).
+    """
+    from lakehouse_ml.training.dataset import SplitConfig, build_training_data
+    from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
+
+    config = SplitConfig(
+        arguments.label_horizon_days,
+        arguments.train_snapshots,
+        arguments.eval_snapshots,
+        arguments.max_training_rows,
+        arguments.seed,
+    )
+    data = build_training_data(Path(lakehouse_home), gold_uri, arguments.feature_source, config)
+    candidates = [
+        tune(family, data.train, data.feature_names, data.categorical_features, arguments.seed)
+        for family in FAMILIES
+    ]
+    return train_and_evaluate(
+        data.train,
+        data.evaluation,
+        candidates,
+        data.categorical_features,
+        data.feature_service,
+        arguments.threshold,
+        arguments.seed,
+        out,
+    )
