@@ -2,7 +2,9 @@
 
 - materialization rows/s into sqlite and Redis for 100k and 1M customers (two weekly snapshots each,
   both inside the materialization window); baseline: a plain bulk write of the same latest values
-  (one transaction of inserts / one Redis pipeline of HSETs).
+  (one transaction of inserts / one Redis pipeline of HSETs). For sqlite up to 100k customers, also
+  Feast's own local engine on the same gold (``batch_engine: local``), which the project's engine
+  replaces (``lakehouse_ml.features.sqlite_online_write``).
 - online lookup latency p50/p99 for 1 and 100 entities through the SDK (``get_online_features``) and
   through ``lakehouse_ml.features.online.online_features`` (DataFrame); baseline: a direct read of the
   same online store (the SQL query Feast runs / one pipelined HMGET, plus protobuf decoding).
@@ -32,6 +34,7 @@ from lakehouse_ml.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 LAST_SNAPSHOT = datetime(2024, 6, 2)
+FEAST_ENGINE_MAX_CUSTOMERS = 100_000  # Feast's own engine takes minutes beyond
 SEGMENTS = np.array(["new", "active", "loyal", "at_risk", "dormant"])
 
 
@@ -73,12 +76,14 @@ def write_gold(home: Path, customers: int, snapshots: int = 2, seed: int = 0) ->
     return gold
 
 
-def open_store(settings: Settings, redis_project: str | None = None):
+def open_store(settings: Settings, redis_project: str | None = None, engine: str | None = None):
     from lakehouse_ml.features.apply import apply_definitions
     from lakehouse_ml.features.gold import gold_source
     from lakehouse_ml.features.store import local_store_config, open_feature_store, redis_connection_string
 
-    config = local_store_config(settings.feast_dir)
+    config = local_store_config(settings.feast_dir / (engine or ""))
+    if engine:
+        config["batch_engine"] = engine
     if redis_project:
         config["project"] = redis_project
         config["online_store"] = {"type": "redis", "connection_string": redis_connection_string(REDIS_URL)}
@@ -129,8 +134,15 @@ def bench_materialize(customers: int, online: str) -> dict[str, object]:
         latest = gold[gold["event_timestamp"] == gold["event_timestamp"].max()]
         project = f"bench_{uuid.uuid4().hex[:10]}" if online == "redis" else None
         store = open_store(settings, project)
+        feasts_engine = None
         try:
             result = materialize_online(store, gold_source(settings))
+            if online == "sqlite":
+                assert _online_rows(store) == customers * len(FEATURE_NAMES)
+                if customers <= FEAST_ENGINE_MAX_CUSTOMERS:
+                    feasts_engine = materialize_online(
+                        open_store(settings, engine="local"), gold_source(settings)
+                    )
             if online == "redis":
                 import redis
 
@@ -141,16 +153,29 @@ def bench_materialize(customers: int, online: str) -> dict[str, object]:
         finally:
             if online == "redis":
                 _clean_redis(project)
+    comparison = {}
+    if feasts_engine:
+        comparison = {
+            "feasts_local_engine_seconds": round(feasts_engine.seconds, 2),
+            "feasts_local_engine_rows_per_second": round(feasts_engine.rows_per_second),
+            "speedup_vs_feasts_local_engine": round(feasts_engine.seconds / result.seconds, 1),
+        }
     return {
         "customers": customers,
         "rows_read": result.rows,
         "entities_written": result.entities,
         "seconds": round(result.seconds, 2),
         "rows_per_second": round(result.rows_per_second),
-        "entities_per_second": round(result.entities / result.seconds),
+        "entities_per_second": round(result.entities_per_second),
         "baseline_bulk_write_seconds": round(baseline, 2),
         "ratio_vs_baseline": round(result.seconds / baseline, 1),
+        **comparison,
     }
+
+
+def _online_rows(store) -> int:
+    with sqlite3.connect(store.config.online_store.path) as conn:
+        return conn.execute(f"select count(*) from {store.project}_customer_features").fetchall()[0][0]
 
 
 def _clean_redis(project: str) -> None:

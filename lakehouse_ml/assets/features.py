@@ -60,6 +60,7 @@ def online_features(feature_store: FeatureStoreResource) -> dg.MaterializeResult
             "incremental": result.incremental,
             "seconds": round(result.seconds, 3),
             "rows_per_second": round(result.rows_per_second, 1),
+            "entities_per_second": round(result.entities_per_second, 1),
         }
     )
 

@@ -7,6 +7,12 @@ of Feast's sqlite online store and file registry store default their paths to
 taken from the project root, because ``feast apply`` changes directory into the repo) so that the
 ``feast`` CLI works on its own. Explicit ``path`` values in the YAML still win.
 
+Materialization. ``LakehouseComputeEngine`` is Feast's local compute engine (same read, filter and
+dedup steps) whose final step hands the deduplicated Arrow table to the sqlite online store's
+``online_write_arrow`` instead of converting every value to a protobuf object and upserting row by
+row (``lakehouse_ml.features.sqlite_online_write``). Other online stores, and views that path does
+not take, get Feast's own step unchanged.
+
 Offline store. Feast's duckdb store writes the feature view's ttl into its point-in-time join as an
 ibis interval literal. ibis 12's DuckDB compiler gives sqlglot a plain string as the interval unit,
 which the compiled sqlglot (``sqlglotc``, pulled in by dagster-dbt's ``sqlglot[rs]``) rejects:
@@ -22,12 +28,23 @@ import os
 from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
+from feast import FeatureView
+from feast.infra.common.materialization_job import MaterializationJobStatus, MaterializationTask
+from feast.infra.compute_engines.dag.context import ExecutionContext
+from feast.infra.compute_engines.local.arrow_table_value import ArrowTableValue
+from feast.infra.compute_engines.local.compute import LocalComputeEngine, LocalComputeEngineConfig
+from feast.infra.compute_engines.local.feature_builder import LocalFeatureBuilder
+from feast.infra.compute_engines.local.job import LocalMaterializationJob
+from feast.infra.compute_engines.local.nodes import LocalOutputNode
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStore, DuckDBOfflineStoreConfig
-from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig, _table_id
+from feast.infra.registry.base_registry import BaseRegistry
 from feast.infra.registry.file import FileRegistryStore
-from feast.repo_config import RegistryConfig
+from feast.repo_config import RegistryConfig, RepoConfig
 from pydantic import Field, StrictStr
 
+from lakehouse_ml.features import sqlite_online_write
 from lakehouse_ml.settings import project_root
 
 ONLINE_STORE_TYPE = "lakehouse_ml.features.feast_plugins.LakehouseSqliteOnlineStore"
@@ -49,8 +66,32 @@ class LakehouseSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
     path: StrictStr = Field(default_factory=_default_online_path)
 
 
+def _join_key_types(view: FeatureView) -> dict[str, object]:
+    return {column.name: column.dtype.to_value_type() for column in view.entity_columns}
+
+
 class LakehouseSqliteOnlineStore(SqliteOnlineStore):
-    """Feast's sqlite online store; only the default path differs."""
+    """Feast's sqlite online store with a default path and a column-wise write of Arrow tables."""
+
+    def can_write_arrow(self, config: RepoConfig, view: FeatureView) -> bool:
+        store = config.online_store
+        return (
+            not store.vector_enabled
+            and not getattr(store, "enable_openai_compatible_store", False)
+            and sqlite_online_write.supports(view, _join_key_types(view))
+        )
+
+    def online_write_arrow(self, config: RepoConfig, view: FeatureView, data: pa.Table) -> int:
+        """Upsert the latest row per entity in ``data``; the same rows as ``online_write_batch``."""
+        table_name = _table_id(config.project, view, config.registry.enable_online_feature_view_versioning)
+        return sqlite_online_write.write(
+            self._get_conn(config),
+            table_name,
+            data,
+            view,
+            _join_key_types(view),
+            config.entity_key_serialization_version,
+        )
 
 
 class LakehouseRegistryStore(FileRegistryStore):
@@ -63,6 +104,54 @@ class LakehouseRegistryStore(FileRegistryStore):
             )
         Path(registry_config.path).parent.mkdir(parents=True, exist_ok=True)
         super().__init__(registry_config, repo_path)
+
+
+class ArrowOnlineOutputNode(LocalOutputNode):
+    """Feast's output step, writing Arrow straight to an online store that can take it."""
+
+    def execute(self, context: ExecutionContext) -> ArrowTableValue:
+        data = self.get_single_table(context).data
+        store = context.online_store
+        direct = (
+            isinstance(store, LakehouseSqliteOnlineStore)
+            and self.feature_view.online
+            and not self.feature_view.offline
+            and store.can_write_arrow(context.repo_config, self.feature_view)
+        )
+        if not direct:
+            return super().execute(context)
+        output = ArrowTableValue(data=data)
+        context.node_outputs[self.name] = output
+        if data.num_rows:
+            store.online_write_arrow(context.repo_config, self.feature_view, data)
+        return output
+
+
+class ArrowOutputFeatureBuilder(LocalFeatureBuilder):
+    def build_output_nodes(self, view, input_node):
+        node = ArrowOnlineOutputNode("output", self.dag_root.view, inputs=[input_node])
+        self.nodes.append(node)
+        return node
+
+
+class LakehouseComputeEngineConfig(LocalComputeEngineConfig):
+    type: StrictStr = "lakehouse_ml.features.feast_plugins.LakehouseComputeEngine"
+
+
+class LakehouseComputeEngine(LocalComputeEngine):
+    """Feast's local compute engine with ``ArrowOnlineOutputNode`` as the final step."""
+
+    def _materialize_one(
+        self, registry: BaseRegistry, task: MaterializationTask, **kwargs
+    ) -> LocalMaterializationJob:
+        job_id = f"{task.feature_view.name}-{task.start_time}-{task.end_time}"
+        context = self.get_execution_context(registry, task)
+        try:
+            builder = ArrowOutputFeatureBuilder(registry, task, backend=self._get_backend(context))
+            builder.build().execute(context)
+        except Exception as error:  # Feast reports a failed job through its status, as its own engine does
+            return LocalMaterializationJob(job_id=job_id, status=MaterializationJobStatus.ERROR, error=error)
+        return LocalMaterializationJob(job_id=job_id, status=MaterializationJobStatus.SUCCEEDED)
 
 
 def _wrap_interval_units() -> None:

@@ -27,6 +27,10 @@ class Materialization:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def entities_per_second(self) -> float:
+        return self.entities / self.seconds if self.seconds > 0 else 0.0
+
 
 def materialize_online(
     store: feast.FeatureStore, gold: GoldSource, end: datetime | None = None
