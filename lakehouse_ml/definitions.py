@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_ml.assets import features, gold, monitoring, predictions, raw, registry, serving, training
+from lakehouse_ml.assets import features, gold, predictions, raw, registry, serving, training
+from lakehouse_ml.assets.monitoring import (
+    actuals,
+    concept_drift,
+    feature_drift,
+    performance,
+    prediction_drift,
+)
 from lakehouse_ml.jobs import retrain_churn_model
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.sensors import SCHEDULES, SENSORS
@@ -12,7 +19,20 @@ from lakehouse_ml.settings import Settings
 
 settings = Settings.from_env()
 
-ASSET_MODULES: list = [raw, gold, features, training, registry, serving, predictions, monitoring]
+ASSET_MODULES: list = [
+    raw,
+    gold,
+    features,
+    training,
+    registry,
+    serving,
+    predictions,
+    actuals,
+    performance,
+    feature_drift,
+    prediction_drift,
+    concept_drift,
+]
 
 
 def executor_for(profile: str) -> dg.ExecutorDefinition:

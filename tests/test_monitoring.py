@@ -1,4 +1,5 @@
-"""Monitoring logic on hand-made data: label rule for actuals, performance SQL, policy, results."""
+"""Monitoring logic on hand-made data: label rule for actuals, performance SQL and pooling, drift
+comparisons, concept days, policy, results."""
 
 from __future__ import annotations
 
@@ -163,6 +164,32 @@ def test_daily_performance_sql_matches_scikit_learn(lakehouse_home):
         assert row["roc_auc"] == pytest.approx(roc_auc_score(y, s))
     first_v1 = daily[(daily["model_version"] == "v1") & (daily["day"] == pd.Timestamp(DAY))].iloc[0]
     assert first_v1["prediction_count"] == 340
+
+
+def test_pooled_performance_weights_daily_auc_by_labelled_rows():
+    from lakehouse_ml.monitoring.performance import pooled_by_version
+
+    daily = pd.DataFrame(
+        {
+            "model_version": ["3", "3", "3", "2"],
+            "prediction_count": [120, 300, 60, 10],
+            "labelled_count": [100, 300, 50, 0],
+            "correct": [90, 240, 40, 0],
+            "tp": [20, 60, 10, 0],
+            "fp": [5, 20, 0, 0],
+            "fn": [5, 20, 10, 0],
+            "roc_auc": [0.9, 0.6, None, None],
+        }
+    )
+    two, three = pooled_by_version(daily)  # in version order
+    assert (three["prediction_count"], three["labelled_count"]) == (480, 450)
+    # A day without an AUC (one class only) weighs nothing, not its 50 labelled rows.
+    assert three["roc_auc"] == pytest.approx((0.9 * 100 + 0.6 * 300) / 400)
+    assert three["accuracy"] == pytest.approx(370 / 450)
+    assert three["precision"] == pytest.approx(90 / 115)
+    assert three["recall"] == pytest.approx(90 / 125)
+    assert two["labelled_count"] == 0
+    assert all(two[name] is None for name in ("accuracy", "precision", "recall", "roc_auc"))
 
 
 def test_monitoring_sql_is_valid_trino_and_duckdb():
@@ -345,3 +372,113 @@ def test_trino_engine_runs_the_same_sql_against_catalog_tables(monkeypatch):
     assert "lake.ml.churn_predictions" in seen["sql"] and "lake.silver.fct_orders" in seen["sql"]
     assert "{" not in seen["sql"]
     assert seen["kwargs"]["timezone"] == "UTC" and seen["closed"]
+
+
+def test_concept_days_take_the_evaluation_day_and_the_newest_known_outcome(tmp_path):
+    from lakehouse_ml.monitoring.concept import concept_days
+    from lakehouse_ml.monitoring.model import MonitoredModel
+
+    days = [date(2025, 3, 1) + timedelta(days=7 * week) for week in range(12)]  # 2025-03-01 .. 05-17
+    as_of = date(2025, 5, 20)
+
+    def chosen(horizon=28, **metadata):
+        return concept_days(days, MonitoredModel("1", tmp_path, metadata), as_of, horizon)
+
+    newest_known = date(2025, 4, 19)  # the last day with day + 28 <= as_of
+    assert chosen(eval_window=["2025-01-01", "2025-03-15"]) == (date(2025, 3, 15), newest_known)
+    # Off the snapshot grid: the snapshot before it, never one after.
+    assert chosen(eval_window=["2025-01-01", "2025-03-10T00:00:00"]) == (date(2025, 3, 8), newest_known)
+    assert chosen(train_window=["2024-12-01", "2025-03-22"]) == (date(2025, 3, 22), newest_known)
+    assert chosen(eval_window=["2024-12-01", "2025-02-01"]) == (None, newest_known)
+    assert chosen() == (None, newest_known)
+    assert chosen(horizon=90, eval_window=["2025-01-01", "2025-03-15"]) == (date(2025, 3, 15), None)
+
+
+def _features(day: date, customers: list[str], tenure: list[int], orders_90d: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": customers,
+            "event_timestamp": pd.Timestamp(day),
+            "tenure_days": tenure,
+            "order_count_90d": orders_90d,
+        }
+    )
+
+
+class _StubModel:
+    version = "v1"
+
+    def training_set(self) -> pd.DataFrame:
+        return pd.concat(
+            [
+                _features(date(2024, 11, 1), ["x"], [100], [3]),
+                _features(date(2024, 12, 1), ["x", "y"], [130, 40], [3, 0]),
+            ]
+        )
+
+    def scores(self, frame: pd.DataFrame) -> pd.Series:
+        return pd.Series(0.5, index=frame.index)
+
+
+def test_feature_comparisons_pick_the_recent_day_and_the_newcomer_cohort():
+    from lakehouse_ml.monitoring.comparisons import feature_comparisons
+
+    as_of = date(2025, 9, 30)
+    days = [as_of - timedelta(days=ago) for ago in (42, 35, 14, 0)]
+    # a: inactive newcomer, b: active newcomer, c: active long-standing customer.
+    frames = {sql.snapshot_sql(d): _features(d, ["a", "b", "c"], [5, 10, 400], [0, 1, 6]) for d in days}
+
+    def comparisons(snapshot_days, **policy):
+        queries = {**frames, sql.snapshot_days_sql(): pd.DataFrame({"day": snapshot_days})}
+        found = feature_comparisons(queries.__getitem__, _StubModel(), as_of, TriggerPolicy(**policy))
+        return {name: (reference, current, triggers) for name, reference, current, triggers in found}
+
+    found = comparisons(days)
+    assert {name: triggers for name, (_, _, triggers) in found.items()} == {
+        "since_training": False,
+        "recent_active": True,
+        "recent_new_customers": True,
+    }
+    training, current, _ = found["since_training"]
+    assert training["customer_id"].tolist() == ["x"]  # newest training snapshot, active customers
+    assert current["customer_id"].tolist() == ["b", "c"]
+    previous, _, _ = found["recent_active"]
+    assert previous["event_timestamp"].unique().tolist() == [pd.Timestamp(days[1])]
+    assert previous["customer_id"].tolist() == ["b", "c"]
+    newcomers, _, _ = found["recent_new_customers"]
+    assert newcomers["customer_id"].tolist() == ["a", "b"]
+    everyone, _, _ = comparisons(days, active_only=False)["since_training"]
+    assert everyone["customer_id"].tolist() == ["x", "y"]
+    assert list(comparisons(days[2:])) == ["since_training"]
+    assert list(comparisons(days, new_customer_days=5)) == ["since_training", "recent_active"]
+
+
+def test_current_scores_use_the_newest_logged_day_of_current_customers():
+    from lakehouse_ml.monitoring.comparisons import current_scores
+
+    current = pd.DataFrame({"customer_id": ["c1", "c2"]})
+    yesterday = _at(DAY - timedelta(days=1), 9)
+    logged = pd.DataFrame(
+        {
+            "customer_id": ["c1", "c2", "c1", "c3"],
+            "confidence": [0.1, 0.2, 0.8, 0.9],
+            "prediction_timestamp": [yesterday, yesterday, _at(DAY, 9), _at(DAY, 10)],
+        }
+    )
+    asked = []
+
+    def query(text: str) -> pd.DataFrame:
+        asked.append(text)
+        return logged
+
+    scores, source = current_scores(query, _StubModel(), DAY, current)
+    assert (scores.tolist(), source) == ([0.8], "prediction log")
+    assert asked == [sql.recent_predictions_sql("v1", DAY - timedelta(days=6), DAY)]
+
+    def missing_table(text: str) -> pd.DataFrame:
+        raise ValueError("table predictions is not in the warehouse")
+
+    only_others = logged[logged["customer_id"] == "c3"]
+    for fallback in (missing_table, lambda text: logged.iloc[:0], lambda text: only_others):
+        scores, source = current_scores(fallback, _StubModel(), DAY, current)
+        assert (scores.tolist(), source) == ([0.5, 0.5], "model scores on current features")

@@ -9,7 +9,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from lakehouse_ml.assets import monitoring
+from lakehouse_ml.assets.monitoring.actuals import prediction_actuals
+from lakehouse_ml.assets.monitoring.concept_drift import concept_drift_report
+from lakehouse_ml.assets.monitoring.feature_drift import feature_drift_report
+from lakehouse_ml.assets.monitoring.performance import model_performance_metrics
+from lakehouse_ml.assets.monitoring.prediction_drift import prediction_drift_report
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.warehouse import DuckDBWarehouse
@@ -65,9 +69,9 @@ def signal(home, name):
 
 
 DRIFT_ASSETS = [
-    monitoring.feature_drift_report,
-    monitoring.prediction_drift_report,
-    monitoring.concept_drift_report,
+    feature_drift_report,
+    prediction_drift_report,
+    concept_drift_report,
 ]
 
 
@@ -96,7 +100,7 @@ def test_stable_world_ages_without_triggering(lakehouse_home):
 
 def test_basket_shift_trips_data_drift(lakehouse_home):
     registry = build_world(lakehouse_home, basket=1.6)
-    _, checks = run(lakehouse_home, registry, [monitoring.feature_drift_report])
+    _, checks = run(lakehouse_home, registry, [feature_drift_report])
     data = signal(lakehouse_home, "data_drift")
     assert data["breach"]
     assert "avg_order_value" in " ".join(data["reasons"])
@@ -105,9 +109,7 @@ def test_basket_shift_trips_data_drift(lakehouse_home):
 
 def test_concept_shift_trips_the_outcome_signal_not_data_drift(lakehouse_home):
     registry = build_world(lakehouse_home, concept=True)
-    _, checks = run(
-        lakehouse_home, registry, [monitoring.feature_drift_report, monitoring.concept_drift_report]
-    )
+    _, checks = run(lakehouse_home, registry, [feature_drift_report, concept_drift_report])
     concept = signal(lakehouse_home, "concept_drift")
     assert concept["breach"]
     assert concept["summary"]["reference_day"] == REF_DAY.isoformat()
@@ -128,7 +130,7 @@ def test_actuals_then_performance_floor(lakehouse_home):
     unlabelled["actual"] = unlabelled["actual"].astype("Int32")
     write_predictions(lakehouse_home, pd.concat([good, weak, unlabelled], ignore_index=True))
 
-    assets = [monitoring.prediction_actuals, monitoring.model_performance_metrics]
+    assets = [prediction_actuals, model_performance_metrics]
     result, checks = run(lakehouse_home, registry, assets)
     actuals_meta = result.asset_materializations_for_node("prediction_actuals")[0].metadata
     assert actuals_meta["updated_rows"].value == 50  # 2025-06-25 + 90 days <= 2025-09-30
@@ -140,7 +142,7 @@ def test_actuals_then_performance_floor(lakehouse_home):
     metadata = result.asset_materializations_for_node("model_performance_metrics")[0].metadata
     assert metadata["3/accuracy"].value > 0.8 > metadata["2/accuracy"].value
 
-    again, _ = run(lakehouse_home, registry, [monitoring.prediction_actuals])
+    again, _ = run(lakehouse_home, registry, [prediction_actuals])
     assert again.asset_materializations_for_node("prediction_actuals")[0].metadata["updated_rows"].value == 0
 
 
@@ -153,6 +155,6 @@ def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):
 
     with pytest.raises(dg.Failure, match="no production model"):
         dg.materialize(
-            [monitoring.feature_drift_report],
+            [feature_drift_report],
             resources=resources(lakehouse_home, Empty(lakehouse_home / "model")),
         )

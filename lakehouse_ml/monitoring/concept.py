@@ -11,8 +11,38 @@ and churn has changed even if the features look the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, timedelta
+
 import numpy as np
 import pandas as pd
+
+from lakehouse_ml.monitoring import sql
+from lakehouse_ml.monitoring.model import MonitoredModel, compared_customers
+from lakehouse_ml.monitoring.policy import TriggerPolicy
+
+
+def concept_days(snapshot_days: list[date], model: MonitoredModel, as_of: date, horizon: int):
+    """Reference day: the model's last evaluation day (out of sample), else its last training day.
+    Current day: the newest snapshot whose early outcome is known (day + horizon <= as_of)."""
+    eval_window = model.metadata.get("eval_window") or model.metadata.get("train_window")
+    reference = date.fromisoformat(str(eval_window[1])[:10]) if eval_window else None
+    known = [d for d in snapshot_days if d + timedelta(days=horizon) <= as_of]
+    current = max(known) if known else None
+    if reference is not None and reference not in snapshot_days:
+        reference = max((d for d in snapshot_days if d <= reference), default=None)
+    return reference, current
+
+
+def outcome_frame(
+    query: Callable[[str], pd.DataFrame], model: MonitoredModel, day: date, policy: TriggerPolicy
+) -> pd.DataFrame:
+    """The early ``outcome`` and the model's ``score`` per compared customer of snapshot ``day``."""
+    outcomes = sql.snapshot_outcomes_sql(day, policy.early_horizon_days, policy.early_offset_days)
+    frame = compared_customers(query(outcomes), policy)
+    return pd.DataFrame(
+        {"outcome": frame["churned"].astype(int).to_numpy(), "score": model.scores(frame).to_numpy()}
+    )
 
 
 def roc_auc(labels: pd.Series, scores: pd.Series) -> float | None:

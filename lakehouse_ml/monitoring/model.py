@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.monitoring.policy import TriggerPolicy
+
 
 @dataclass
 class MonitoredModel:
@@ -67,3 +69,8 @@ def latest_snapshot(frame: pd.DataFrame) -> pd.DataFrame:
 def active_customers(frame: pd.DataFrame) -> pd.DataFrame:
     """Customers with an order in the last 90 days; long-gone customers only add ageing noise."""
     return frame[frame["order_count_90d"] > 0]
+
+
+def compared_customers(frame: pd.DataFrame, policy: TriggerPolicy) -> pd.DataFrame:
+    """The rows a drift or concept comparison uses: the active customers if ``policy.active_only``."""
+    return active_customers(frame) if policy.active_only else frame

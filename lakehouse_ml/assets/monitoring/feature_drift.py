@@ -1,0 +1,123 @@
+"""``feature_drift_report``: Evidently data drift of the production model's features."""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from lakehouse_ml.assets.monitoring import common
+from lakehouse_ml.monitoring.policy import Verdict, data_drift_verdict
+from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+from lakehouse_ml.resources.query_engine import QueryEngine
+from lakehouse_ml.resources.warehouse import Warehouse
+
+
+@dg.asset(
+    group_name=common.GROUP,
+    kinds={"evidently"},
+    deps=[common.FEATURES, common.DEPLOYMENT],
+    check_specs=[
+        dg.AssetCheckSpec("drifted_feature_share", asset="feature_drift_report"),
+        dg.AssetCheckSpec("feature_drift_scores", asset="feature_drift_report"),
+    ],
+)
+def feature_drift_report(
+    context: dg.AssetExecutionContext,
+    query_engine: QueryEngine,
+    warehouse: Warehouse,
+    model_registry: dg.ResourceParam[Any],
+    monitoring_policy: MonitoringPolicy,
+):
+    """Evidently data drift of the production model's features, as three comparisons:
+
+    - ``since_training``: the newest snapshot of its training set (reference) against the newest
+      snapshot of ``fct_customer_features`` (current), active customers. Reported, never a trigger:
+      labels need 90 days, so this gap always spans months of ageing and seasonality.
+    - ``recent_active``: the snapshot ``recent_window_days`` earlier against the newest, active
+      customers. A trigger.
+    - ``recent_new_customers``: the same two days restricted to the acquisition cohort (tenure below
+      ``new_customer_days``), which shows a change in who arrives. A trigger.
+
+    Features that drift by construction (tenure, lifetime value) never trigger on their own. Inputs
+    are sampled to ``sample_size`` rows per side with a fixed seed.
+    """
+    from lakehouse_ml.monitoring.comparisons import feature_comparisons
+    from lakehouse_ml.monitoring.drift import drift_report
+
+    policy = monitoring_policy.policy()
+    model = common.production_model(model_registry)
+    as_of = warehouse.pipeline_clock()
+    results, reasons, metadata = {}, [], {}
+    for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):
+        report = common.report_path(f"feature_drift/{name}", as_of, model.version)
+        result = drift_report(
+            reference,
+            current,
+            model.numerical_features,
+            model.categorical_features,
+            column_threshold=policy.column_drift_threshold,
+            sample_size=policy.sample_size,
+            seed=policy.sample_seed,
+            html_path=report,
+        )
+        verdict = data_drift_verdict(result.column_scores, policy)
+        signal = policy.signal_features(list(result.column_scores))
+        share = len([c for c in result.drifted_columns if c in signal]) / len(signal) if signal else 0.0
+        worst = max((result.column_scores[c] for c in signal), default=0.0)
+        results[name] = {
+            **result.to_dict(),
+            "triggers": triggers,
+            "signal_drifted_share": share,
+            "max_signal_score": worst,
+            "breach": verdict.breach and triggers,
+        }
+        if triggers:
+            reasons += [f"{name}: {reason}" for reason in verdict.reasons]
+        metadata.update(
+            {
+                f"{name}/report": dg.MetadataValue.path(str(report)),
+                f"{name}/drifted_share": float(result.drifted_share),
+                f"{name}/signal_drifted_share": float(share),
+                f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
+                **{f"{name}/score/{col}": float(score) for col, score in result.column_scores.items()},
+            }
+        )
+    verdict = Verdict("data_drift", bool(reasons), reasons)
+    triggering = [r for r in results.values() if r["triggers"]]
+    main = results.get("recent_active") or results["since_training"]
+    common.persist(
+        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, Path(main["html_path"])
+    )
+    for reason in reasons:
+        context.log.warning(f"data drift: {reason}")
+
+    yield dg.MaterializeResult(
+        metadata={
+            **common.report_metadata(Path(main["html_path"])),
+            "model_version": model.version,
+            "as_of": as_of.isoformat(),
+            "drifted_share": float(main["drifted_share"]),
+            "column_scores": dg.MetadataValue.json(main["column_scores"]),
+            **metadata,
+            "breach": verdict.breach,
+        }
+    )
+    share = max((r["signal_drifted_share"] for r in triggering), default=0.0)
+    yield dg.AssetCheckResult(
+        check_name="drifted_feature_share",
+        passed=share < policy.drift_share_threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"largest share of drifted signal features {share:.2f} in a recent comparison "
+        f"(threshold {policy.drift_share_threshold}); construct-drift features excluded: "
+        f"{list(policy.construct_drift_features)}",
+        metadata={"signal_drifted_share": float(share), "threshold": policy.drift_share_threshold},
+    )
+    worst = max((r["max_signal_score"] for r in triggering), default=0.0)
+    yield dg.AssetCheckResult(
+        check_name="feature_drift_scores",
+        passed=worst < policy.feature_score_threshold,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"largest signal-feature drift score {worst:.3f} in a recent comparison "
+        f"(threshold {policy.feature_score_threshold})",
+        metadata={"max_signal_score": float(worst), "threshold": policy.feature_score_threshold},
+    )

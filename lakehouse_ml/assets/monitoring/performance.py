@@ -1,0 +1,89 @@
+"""``model_performance_metrics``: accuracy, ROC AUC, precision and recall per model version over time."""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from lakehouse_ml.assets.monitoring import common
+from lakehouse_ml.assets.monitoring.actuals import prediction_actuals
+from lakehouse_ml.monitoring import sql
+from lakehouse_ml.monitoring.policy import Verdict, performance_verdict
+from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+from lakehouse_ml.resources.query_engine import QueryEngine
+
+
+@dg.asset(
+    group_name=common.GROUP,
+    kinds={"sql"},
+    deps=[prediction_actuals],
+    check_specs=[dg.AssetCheckSpec("performance_floor", asset="model_performance_metrics")],
+)
+def model_performance_metrics(
+    context: dg.AssetExecutionContext, query_engine: QueryEngine, monitoring_policy: MonitoringPolicy
+):
+    """Daily accuracy, ROC AUC, precision, recall and prediction count per model version over the
+    latest labelled window (default 7 days ending at the newest day with actuals).
+
+    Computed entirely in SQL (DuckDB locally, Trino in prod). Below the accuracy floor it warns and
+    its ``performance_floor`` check fails; the verdict is persisted for ``drift_retrain_sensor``.
+    """
+    import pandas as pd
+
+    from lakehouse_ml.monitoring.performance import pooled_by_version
+
+    policy = monitoring_policy.policy()
+    latest = query_engine.query(sql.latest_labelled_day_sql())["day"].iloc[0]
+    if latest is None or pd.isna(latest):
+        daily = pd.DataFrame()
+        pooled: list[dict] = []
+        window: tuple[str, str] | None = None
+    else:
+        end = pd.Timestamp(latest).date()
+        start = end - timedelta(days=policy.performance_window_days - 1)
+        daily = query_engine.query(sql.daily_performance_sql(start, end))
+        pooled = pooled_by_version(daily)
+        window = (start.isoformat(), end.isoformat())
+
+    verdicts = [
+        (row["model_version"], performance_verdict(row["accuracy"], row["labelled_count"], policy))
+        for row in pooled
+    ]
+    breaching = [(version, verdict) for version, verdict in verdicts if verdict.breach]
+    reasons = [f"model {version}: {reason}" for version, verdict in breaching for reason in verdict.reasons]
+    verdict = Verdict("performance", bool(breaching), reasons)
+    for reason in reasons:
+        context.log.warning(f"performance below floor: {reason}")
+    summary = {
+        "window": window,
+        "versions": pooled,
+        "accuracy_floor": policy.accuracy_floor,
+    }
+    common.persist(verdict, None, summary, None)
+
+    metadata: dict[str, object] = {
+        "window": dg.MetadataValue.text(
+            f"{window[0]} .. {window[1]}" if window else "no labelled predictions"
+        ),
+        "labelled_rows": sum(row["labelled_count"] for row in pooled),
+        "accuracy_floor": policy.accuracy_floor,
+        "daily": dg.MetadataValue.md(
+            daily.to_markdown(index=False) if len(daily) else "no labelled predictions"
+        ),
+    }
+    for row in pooled:
+        for name in ("accuracy", "roc_auc", "precision", "recall"):
+            if row[name] is not None:
+                metadata[f"{row['model_version']}/{name}"] = float(row[name])
+        metadata[f"{row['model_version']}/prediction_count"] = int(row["prediction_count"])
+    yield dg.MaterializeResult(metadata=metadata)
+    yield dg.AssetCheckResult(
+        check_name="performance_floor",
+        passed=not verdict.breach,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(reasons)
+        or (
+            f"accuracy >= {policy.accuracy_floor} for every version with >= "
+            f"{policy.min_labelled_rows} labelled rows"
+        ),
+        metadata={"accuracy_floor": policy.accuracy_floor, "versions_below_floor": len(breaching)},
+    )
