@@ -8,13 +8,13 @@ attaches the dbt warehouse read-only.
 
 from __future__ import annotations
 
-import os
 import string
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.resources.trino_connection import TrinoConnection
 from lakehouse_ml.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,41 +109,20 @@ class TrinoQueryEngine(QueryEngine):
     port: int = 8080
     user: str = "lakehouse"
     password: str | None = None
-    http_scheme: str = "http"
     catalog: str = "iceberg"
     predictions_table: str = "ml.churn_predictions"
     orders_table: str = "silver.fct_orders"
     features_table: str = "gold.fct_customer_features"
 
     def query(self, sql: str) -> pd.DataFrame:
-        import pandas as pd
-        import trino.auth
-        import trino.dbapi
-
-        names = _placeholders(sql)
         mapping = {
             "predictions": self.predictions_table,
             "orders": self.orders_table,
             "features": self.features_table,
         }
-        tables = {key: f"{self.catalog}.{mapping[key]}" for key in names}
-        auth = trino.auth.BasicAuthentication(self.user, self.password) if self.password else None
-        conn = trino.dbapi.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            catalog=self.catalog,
-            http_scheme=self.http_scheme,
-            auth=auth,
-            timezone="UTC",
-        )
-        try:
-            cursor = conn.cursor()
-            cursor.execute(sql.format(**tables))
-            rows = cursor.fetchall()
-            return pd.DataFrame(rows, columns=[column[0] for column in cursor.description])
-        finally:
-            conn.close()
+        tables = {key: f"{self.catalog}.{mapping[key]}" for key in _placeholders(sql)}
+        connection = TrinoConnection(self.host, self.port, self.user, self.password, self.catalog)
+        return connection.frame(sql.format(**tables))
 
 
 def local_query_engine(settings: Settings) -> DuckDBQueryEngine:
@@ -161,6 +140,4 @@ def prod_query_engine(settings: Settings) -> TrinoQueryEngine:
         user=dg.EnvVar("LAKEHOUSE_TRINO_USER"),
         password=dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD"),
         catalog=dg.EnvVar("LAKEHOUSE_TRINO_CATALOG"),
-        # Trino only accepts passwords over TLS, as the warehouse resource does.
-        http_scheme="https" if os.environ.get("LAKEHOUSE_TRINO_PASSWORD") else "http",
     )

@@ -19,6 +19,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from lakehouse_ml.ingest import warehouse as backend
+from lakehouse_ml.resources.trino_connection import TrinoConnection
 from lakehouse_ml.settings import Settings, project_root
 
 if TYPE_CHECKING:
@@ -107,39 +108,14 @@ class TrinoWarehouse(Warehouse):
     raw_catalog: str = "hive"
     staging_uri: str
 
-    def _connect(self):
-        import trino
-
-        auth = trino.auth.BasicAuthentication(self.user, self.password) if self.password else None
-        return trino.dbapi.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            catalog=self.catalog,
-            http_scheme="https" if self.password else "http",
-            auth=auth,
-        )
+    def _trino(self) -> TrinoConnection:
+        return TrinoConnection(self.host, self.port, self.user, self.password, self.catalog)
 
     def _execute(self, sql: str) -> list[tuple]:
-        connection = self._connect()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            return cursor.fetchall()
-        finally:
-            connection.close()
+        return self._trino().fetch(sql)[0]
 
     def query(self, sql: str) -> pd.DataFrame:
-        import pandas as pd
-
-        connection = self._connect()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql)
-            rows = cursor.fetchall()
-            return pd.DataFrame(rows, columns=[column[0] for column in cursor.description])
-        finally:
-            connection.close()
+        return self._trino().frame(sql)
 
     def gold_uri(self, model: str) -> str:
         return f"{self.catalog}.{GOLD_SCHEMA}.{model}"
