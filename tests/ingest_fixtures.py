@@ -76,7 +76,9 @@ def materialize_raw_and_gold(raise_on_error: bool = True) -> dg.ExecuteInProcess
 
     settings = Settings.from_env()
     resources = {
-        k: v for k, v in build_resources(settings).items() if k in {"landing_zone", "warehouse", "dbt"}
+        k: v
+        for k, v in build_resources(settings).items()
+        if k in {"landing_zone", "warehouse", "dbt", "iceberg"}
     }
     return dg.materialize(
         [raw.raw_landing_zone, gold.lakehouse_dbt_models], resources=resources, raise_on_error=raise_on_error

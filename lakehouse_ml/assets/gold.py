@@ -10,6 +10,7 @@ import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, build_dbt_project, dbt_executable
 from lakehouse_ml.settings import Settings
 
@@ -74,9 +75,13 @@ def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, o
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
 )
-def lakehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def lakehouse_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, iceberg: IcebergCatalog
+):
     """bronze staging views, silver dim_customers / fct_orders / snapshot_days, gold fct_customer_features and
-    fct_churn_labels (local: also Parquet in $LAKEHOUSE_HOME/gold), built and tested with `dbt build`."""
+    fct_churn_labels, built and tested with `dbt build`. Each gold model is also one Parquet file, what Feast
+    and training read: in $LAKEHOUSE_HOME/gold locally (dbt-duckdb writes it), under LAKEHOUSE_GOLD_URI in
+    prod (published from the Iceberg table once dbt-trino has built and tested it)."""
     settings = Settings.from_env()
     # profiles.yml reads LAKEHOUSE_HOME; dbt must see the same (resolved) home as this process.
     os.environ["LAKEHOUSE_HOME"] = str(settings.home)
@@ -87,9 +92,28 @@ def lakehouse_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     if overrides:
         args += ["--vars", json.dumps(overrides)]
     for event in dbt.cli(args, context=context).stream():
-        if settings.profile == "local" and isinstance(event, dg.Output) and event.output_name in GOLD_MODELS:
-            event = event.with_metadata({**event.metadata, **gold_file_metadata(settings, event.output_name)})
+        if isinstance(event, dg.Output) and event.output_name in GOLD_MODELS:
+            model = event.output_name
+            extra = (
+                gold_file_metadata(settings, model)
+                if settings.profile == "local"
+                else publish_gold(model, iceberg)
+            )
+            event = event.with_metadata({**event.metadata, **extra})
         yield event
+
+
+def publish_gold(model: str, iceberg: IcebergCatalog) -> dict[str, dg.MetadataValue]:
+    """Prod: write the gold model's Iceberg table to ``<LAKEHOUSE_GOLD_URI>/<model>.parquet``."""
+    from lakehouse_ml.ingest.warehouse import publish_gold_parquet
+
+    gold_uri = os.environ.get("LAKEHOUSE_GOLD_URI")
+    if not gold_uri:
+        raise dg.Failure("LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod")
+    uri, rows = publish_gold_parquet(
+        iceberg.catalog(), model, gold_uri, os.environ.get("LAKEHOUSE_S3_ENDPOINT")
+    )
+    return {"dagster/row_count": dg.MetadataValue.int(rows), "parquet": dg.MetadataValue.url(uri)}
 
 
 def gold_file_metadata(settings: Settings, model: str) -> dict[str, dg.MetadataValue]:

@@ -8,10 +8,16 @@ views ``<raw_catalog>.raw.customers`` / ``.orders`` (the dbt sources) are switch
 ``CREATE OR REPLACE VIEW``. Each switch is atomic; the two views switch one after the other only after both
 datasets passed validation and were written, so a failed load never changes what dbt reads. Older load
 folders and tables are dropped afterwards.
+
+Gold, prod: dbt-trino writes the gold models as Iceberg tables, while Feast's offline store and the training
+components read one Parquet file per model under ``LAKEHOUSE_GOLD_URI`` (as dbt-duckdb writes them locally).
+``publish_gold_parquet`` copies a gold Iceberg table to that file with pyiceberg. An S3 object only becomes
+visible once its upload completes, so readers see the previous file or the new one, never a part.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -101,3 +107,32 @@ def trino_load_raw(
             if old and old.group(1) != load_id:
                 execute(f"DROP TABLE {schema}.{name}")
                 fs.rm(f"{root.rstrip('/')}/{dataset}/{old.group(1)}", recursive=True)
+
+
+def publish_gold_parquet(
+    catalog, model: str, gold_uri: str, s3_endpoint: str | None = None
+) -> tuple[str, int]:
+    """Write the Iceberg table ``gold.<model>`` of ``catalog`` (pyiceberg) to ``<gold_uri>/<model>.parquet``.
+
+    Returns the file's URI and its row count.
+    """
+    import pyarrow.parquet as pq
+    from pyiceberg.exceptions import NoSuchTableError
+
+    try:
+        table = catalog.load_table(f"gold.{model}").scan().to_arrow()
+    except NoSuchTableError as err:
+        raise LookupError(
+            f"gold model {model} is not in the Iceberg catalog as gold.{model}: run dbt first"
+        ) from err
+    uri = f"{gold_uri.rstrip('/')}/{model}.parquet"
+    if uri.startswith("s3://"):
+        import s3fs
+
+        filesystem = s3fs.S3FileSystem(endpoint_url=s3_endpoint) if s3_endpoint else s3fs.S3FileSystem()
+        with filesystem.open(uri.removeprefix("s3://"), "wb") as handle:
+            pq.write_table(table, handle)
+    else:
+        pq.write_table(table, f"{uri}.partial")
+        os.replace(f"{uri}.partial", uri)
+    return uri, table.num_rows
