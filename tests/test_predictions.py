@@ -124,3 +124,47 @@ def test_a_live_segment_keeps_its_partial_tail_for_the_next_run(table, lakehouse
     writer.write(record[15:])
     assert load_spool(table, spool).rows_inserted == 1
     assert sorted(_ids(table)) == ["p-8", "p-9"]
+
+
+def test_segments_of_a_pod_on_another_host_are_finished_only_once_its_heartbeat_stops(table, lakehouse_home):
+    import os
+    import time
+
+    from lakehouse_ml.serving.spool import WRITER_GONE_SECONDS
+
+    spool = lakehouse_home / "spool"
+    spool.mkdir(parents=True)
+    pod = "churn-predictor-predictor-00002-deployment-5d8f9-x7k2q"  # pod names have dashes
+    rotated = spool / segment_name(7, 1, 0, host=pod)
+    current = spool / segment_name(7, 1, 1, host=pod)
+    rotated.write_bytes(_record(1))
+    current.write_bytes(_record(2))
+    load_spool(table, spool)
+    assert not rotated.exists() and current.exists()  # pid 1 here says nothing about the pod's writer
+
+    long_ago = time.time() - WRITER_GONE_SECONDS - 1
+    os.utime(current, (long_ago, long_ago))
+    current.write_bytes(current.read_bytes() + _record(3)[:10])  # a write bumps mtime: still alive
+    assert load_spool(table, spool).segments_removed == 0
+    os.utime(current, (long_ago, long_ago))  # no heartbeat for WRITER_GONE_SECONDS: the pod is gone
+    result = load_spool(table, spool)
+    assert (result.segments_removed, result.torn) == (1, 1)
+    assert sorted(_ids(table)) == ["p-1", "p-2"]
+
+
+def test_an_idle_writer_keeps_touching_its_segment(lakehouse_home):
+    import os
+    import time
+
+    from lakehouse_ml.serving.spool import parse_segment_name
+
+    spool = lakehouse_home / "spool"
+    writer = SpoolWriter(spool, heartbeat_seconds=0.05)
+    os.utime(writer.path, (1, 1))
+    deadline = time.monotonic() + 5
+    while os.stat(writer.path).st_mtime < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.close()
+    assert os.stat(writer.path).st_mtime > time.time() - 60
+    name = parse_segment_name(writer.path.name)
+    assert (name.pid, name.sequence) == (os.getpid(), 0) and name.host

@@ -66,3 +66,16 @@ def test_prod_instance_config_is_valid_for_dagster_and_the_k8s_launcher():
     checked = validate_config(K8sRunLauncher.config_type(), launcher["config"])
     assert checked.success, checked.errors
     assert all("env" in field for field in config["storage"]["postgres"]["postgres_db"].values())
+
+
+def test_run_pods_mount_the_prediction_spool_the_predictor_pods_write():
+    from lakehouse_ml.resources.serving import prod_serving
+    from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
+    from lakehouse_ml.settings import Settings
+
+    launcher = yaml.safe_load(DEPLOY_INSTANCE.read_text())["run_launcher"]["config"]
+    (volume,) = launcher["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == SPOOL_CLAIM
+    assert launcher["volume_mounts"] == [{"name": volume["name"], "mountPath": SPOOL_MOUNT}]
+    serving = prod_serving(Settings.from_env({"LAKEHOUSE_PROFILE": "prod"}))
+    assert (serving.spool_claim, serving.spool_dir()) == (SPOOL_CLAIM, Path(SPOOL_MOUNT))

@@ -36,6 +36,22 @@ def test_manifest_is_valid_against_the_crd_schema(canary):
     assert "--model_version=v3" in args and "--model_dir=/mnt/models" in args
 
 
+def test_with_a_spool_claim_every_pod_spools_to_the_shared_volume():
+    manifest = render(inference_service(_spec(spool_claim="lakehouse-ml-prediction-spool")))
+    jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+    predictor = manifest["spec"]["predictor"]
+    container = predictor["containers"][0]
+    assert predictor["volumes"] == [
+        {"name": "prediction-spool", "persistentVolumeClaim": {"claimName": "lakehouse-ml-prediction-spool"}}
+    ]
+    assert container["volumeMounts"] == [{"name": "prediction-spool", "mountPath": "/var/spool/lakehouse-ml"}]
+    assert "--spool_dir=/var/spool/lakehouse-ml" in container["args"]
+    assert "--no_prediction_log" not in container["args"]
+
+    without = render(inference_service(_spec()))["spec"]["predictor"]
+    assert "--no_prediction_log" in without["containers"][0]["args"] and "volumes" not in without
+
+
 def test_schema_catches_a_broken_manifest():
     manifest = render(inference_service(_spec()))
     manifest["spec"]["predictor"]["canaryTrafficPercent"] = "ten"

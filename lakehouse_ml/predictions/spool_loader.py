@@ -5,9 +5,10 @@ records are in the table. A run reads every segment from its offset to the last 
 inserts the records whose ``prediction_id`` the table does not have yet (an insert-only upsert), and
 only then advances the checkpoint. A crash between the commit and the checkpoint makes the next run
 read those records again, and the upsert skips them: no duplicates, no loss. Finished segments
-(rotated, or whose writer process is gone) are deleted once fully loaded; a torn last line of a
-finished segment (the writer was killed mid-write, so that request was never answered) is counted
-and dropped. Lines that are not valid records are moved to ``rejected.jsonl`` and counted.
+(rotated, or whose writer is gone: see ``lakehouse_ml.serving.spool``) are deleted once fully loaded;
+a torn last line of a finished segment (the writer was killed mid-write, so that request was never
+answered) is counted and dropped. Lines that are not valid records are moved to ``rejected.jsonl``
+and counted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from lakehouse_ml.predictions.table import PREDICTION_FIELDS
 from lakehouse_ml.serving.deployment import write_json_atomic
-from lakehouse_ml.serving.spool import parse_segment_name, process_alive
+from lakehouse_ml.serving.spool import parse_segment_name, writer_gone
 
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = ".loader.lock"
@@ -47,12 +48,11 @@ def _segments(spool_dir: Path) -> list[tuple[Path, bool]]:
         if parsed is not None:
             found.append((parsed, path))
     found.sort()
-    last_of_writer: dict[tuple[int, int], int] = {}
-    for (started, pid, sequence), _ in found:
-        last_of_writer[(started, pid)] = max(sequence, last_of_writer.get((started, pid), -1))
+    newest = {parsed.writer(): (parsed, path) for parsed, path in found}  # sorted: the last one wins
+    gone = {writer: writer_gone(parsed, path.stat().st_mtime) for writer, (parsed, path) in newest.items()}
     return [
-        (path, sequence < last_of_writer[(started, pid)] or not process_alive(pid))
-        for (started, pid, sequence), path in found
+        (path, parsed.sequence < newest[parsed.writer()][0].sequence or gone[parsed.writer()])
+        for parsed, path in found
     ]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
+from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.settings import Settings
 
@@ -117,6 +118,7 @@ class KServeModelServing(ModelServing):
     secret_name: str = "lakehouse-ml"
     service_account: str | None = None
     s3_endpoint: str | None = None
+    spool_claim: str | None = None  # ReadWriteMany PVC mounted at SPOOL_MOUNT in predictor and run pods
     ready_timeout_seconds: int = 600
 
     def _client(self):
@@ -144,6 +146,7 @@ class KServeModelServing(ModelServing):
                 canary_traffic_percent=canary,
                 secret_name=self.secret_name,
                 service_account=self.service_account,
+                spool_claim=self.spool_claim,
             )
         )
         isvc.metadata.annotations = {STABLE_ANNOTATION: stable[0], STABLE_URI_ANNOTATION: stable[1]}
@@ -220,6 +223,9 @@ class KServeModelServing(ModelServing):
             raise dg.Failure("no canary to roll back")
         return {"removed": version, **self._apply(stable, stable_uri, None, (stable, stable_uri))}
 
+    def spool_dir(self) -> Path | None:
+        return Path(SPOOL_MOUNT) if self.spool_claim else None
+
     def predict_url(self) -> str:
         current = self._current(self._client()) or {}
         url = (current.get("status") or {}).get("url")
@@ -241,4 +247,6 @@ def prod_serving(settings: Settings) -> KServeModelServing:
         ),
         service_account=os.environ.get("LAKEHOUSE_KSERVE_SERVICE_ACCOUNT"),
         s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        # Run pods always mount SPOOL_CLAIM (deploy/dagster.yaml); set the variable empty to log nothing.
+        spool_claim=os.environ.get("LAKEHOUSE_PREDICTION_SPOOL_CLAIM", SPOOL_CLAIM) or None,
     )

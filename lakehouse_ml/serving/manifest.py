@@ -4,6 +4,10 @@ KServe's storage initializer downloads the model folder from S3 (``storageUris``
 the container runs ``python -m lakehouse_ml.serving.server`` in pod mode, reading features from the
 prod Feast online store (Redis) configured through a Kubernetes secret. ``canaryTrafficPercent`` on a
 patch makes KServe keep the previous revision serving the rest of the traffic.
+
+Prediction log: with ``spool_claim`` (a ReadWriteMany PersistentVolumeClaim, also mounted in the Dagster
+run pods, see deploy/dagster.yaml) every pod spools its predictions to ``SPOOL_MOUNT`` and
+``churn_predictions`` loads them; without it the pods log nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from lakehouse_ml.serving.names import MODEL_NAME
 MODEL_MOUNT = "/mnt/models"
 CONTAINER_PORT = 8080
 FEATURE_STORE_ENV = ("LAKEHOUSE_REDIS_URL", "LAKEHOUSE_FEAST_REGISTRY_URL")
+SPOOL_MOUNT = "/var/spool/lakehouse-ml"
+SPOOL_VOLUME = "prediction-spool"
+SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/dagster.yaml mounts in run pods
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class InferenceServiceSpec:
     canary_traffic_percent: int | None = None  # None: the new revision takes all traffic
     secret_name: str = "lakehouse-ml"  # holds the FEATURE_STORE_ENV keys
     service_account: str | None = None  # with S3 read access for the storage initializer
+    spool_claim: str | None = None  # ReadWriteMany PVC for the prediction spool; None: no prediction log
     name: str = MODEL_NAME
 
 
@@ -44,8 +52,11 @@ def inference_service(spec: InferenceServiceSpec):
         V1EnvVarSource,
         V1HTTPGetAction,
         V1ObjectMeta,
+        V1PersistentVolumeClaimVolumeSource,
         V1Probe,
         V1SecretKeySelector,
+        V1Volume,
+        V1VolumeMount,
     )
 
     if not spec.storage_uri.startswith("s3://"):
@@ -59,6 +70,7 @@ def inference_service(spec: InferenceServiceSpec):
         )
         for key in FEATURE_STORE_ENV
     ]
+    spool_mounts = [V1VolumeMount(name=SPOOL_VOLUME, mount_path=SPOOL_MOUNT)] if spec.spool_claim else None
     container = V1Container(
         name="kserve-container",
         image=spec.image,
@@ -69,9 +81,10 @@ def inference_service(spec: InferenceServiceSpec):
             f"--model_version={spec.model_version}",
             f"--http_port={CONTAINER_PORT}",
             "--bind_host=0.0.0.0",
-            "--no_prediction_log",
+            f"--spool_dir={SPOOL_MOUNT}" if spec.spool_claim else "--no_prediction_log",
         ],
         env=env,
+        volume_mounts=spool_mounts,
         ports=[V1ContainerPort(container_port=CONTAINER_PORT, protocol="TCP")],
         readiness_probe=V1Probe(http_get=V1HTTPGetAction(path="/v2/health/ready", port=CONTAINER_PORT)),
     )
@@ -81,6 +94,14 @@ def inference_service(spec: InferenceServiceSpec):
         canary_traffic_percent=spec.canary_traffic_percent,
         service_account_name=spec.service_account,
         min_replicas=1,
+        volumes=[
+            V1Volume(
+                name=SPOOL_VOLUME,
+                persistent_volume_claim=V1PersistentVolumeClaimVolumeSource(claim_name=spec.spool_claim),
+            )
+        ]
+        if spec.spool_claim
+        else None,
     )
     return V1beta1InferenceService(
         api_version="serving.kserve.io/v1beta1",
