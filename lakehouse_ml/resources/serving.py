@@ -149,7 +149,7 @@ class KServeModelServing(ModelServing):
                 spool_claim=self.spool_claim,
             )
         )
-        isvc.metadata.annotations = {STABLE_ANNOTATION: stable[0], STABLE_URI_ANNOTATION: stable[1]}
+        isvc.metadata.annotations.update({STABLE_ANNOTATION: stable[0], STABLE_URI_ANNOTATION: stable[1]})
         client = self._client()
         if self._current(client) is None:
             client.create(isvc, namespace=self.namespace)
@@ -186,9 +186,32 @@ class KServeModelServing(ModelServing):
         annotations = ((current or {}).get("metadata") or {}).get("annotations") or {}
         stable = annotations.get(STABLE_ANNOTATION)
         if current is None or not stable or stable == version:
-            return {"role": "stable", **self._apply(version, uri, None, (version, uri))}
+            outcome = {"role": "stable", **self._apply(version, uri, None, (version, uri))}
+            return {**outcome, "smoke_test": self._smoke_test(version, smoke_customers)}
         stable_pair = (stable, annotations.get(STABLE_URI_ANNOTATION, ""))
-        return {"role": "canary", **self._apply(version, uri, self.canary_traffic_percent, stable_pair)}
+        outcome = {"role": "canary", **self._apply(version, uri, self.canary_traffic_percent, stable_pair)}
+        try:
+            return {**outcome, "smoke_test": self._smoke_test(version, smoke_customers)}
+        except dg.Failure:
+            self._apply(*stable_pair, None, stable_pair)
+            raise
+
+    def _smoke_test(self, version: str, customers: list[str]) -> dict:
+        """A request pinned to ``version`` at its own revision's URL (traffic tag ``latest``)."""
+        from lakehouse_ml.serving.names import VERSION_HEADER
+        from lakehouse_ml.serving.process import ServingError, request_json
+        from lakehouse_ml.serving.rollout import check_smoke_answer
+
+        status = (self._current(self._client()) or {}).get("status") or {}
+        traffic = ((status.get("components") or {}).get("predictor") or {}).get("traffic") or []
+        urls = [entry.get("url") for entry in traffic if entry.get("tag") == "latest" and entry.get("url")]
+        url = f"{(urls or [status.get('url') or ''])[0].rstrip('/')}/v1/models/{MODEL_NAME}:predict"
+        body = {"instances": [{"customer_id": customer} for customer in customers]}
+        try:
+            _, answer = request_json(url, body, {VERSION_HEADER: version}, timeout=30.0)
+            return check_smoke_answer(answer, version, customers)
+        except (OSError, ValueError, ServingError) as err:
+            raise dg.Failure(f"smoke test of {version} at {url} failed: {err}") from err
 
     def _labels(self) -> tuple[str, str, dict]:
         current = self._current(self._client())

@@ -22,6 +22,8 @@ FEATURE_STORE_ENV = ("LAKEHOUSE_REDIS_URL", "LAKEHOUSE_FEAST_REGISTRY_URL")
 SPOOL_MOUNT = "/var/spool/lakehouse-ml"
 SPOOL_VOLUME = "prediction-spool"
 SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/dagster.yaml mounts in run pods
+# KServe then gives the newest revision its own URL (traffic tag ``latest``), for smoke tests.
+TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ def inference_service(spec: InferenceServiceSpec):
         metadata=V1ObjectMeta(
             name=spec.name,
             namespace=spec.namespace,
+            annotations={TAG_ROUTING_ANNOTATION: "true"},
             labels={
                 "app.kubernetes.io/part-of": "lakehouse-ml",
                 "lakehouse-ml/model-version": spec.model_version,

@@ -32,7 +32,8 @@ class ServingError(RuntimeError):
     """The server could not be started, did not apply a deployment, or answered wrongly."""
 
 
-def _request(url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 10.0):
+def request_json(url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 10.0):
+    """POST ``body`` as JSON (GET without one); returns the status and the decoded JSON answer."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
     request.add_header("content-type", "application/json")
@@ -67,7 +68,7 @@ class LocalServer:
 
     def ready(self) -> bool:
         try:
-            status, body = _request(f"{self.endpoint}/v2/health/ready", timeout=2.0)
+            status, body = request_json(f"{self.endpoint}/v2/health/ready", timeout=2.0)
         except (OSError, ValueError):
             return False
         return status == 200 and bool(body and body.get("ready"))
@@ -153,7 +154,7 @@ class LocalServer:
         headers = {VERSION_HEADER: version} if version else None
         body = {"instances": [{"customer_id": cid} for cid in customer_ids]}
         try:
-            _, answer = _request(self.predict_url, body, headers, timeout)
+            _, answer = request_json(self.predict_url, body, headers, timeout)
         except urllib.error.HTTPError as err:
             raise ServingError(f"predict answered {err.code}: {err.read().decode(errors='replace')}") from err
         return answer

@@ -46,7 +46,11 @@ def stage_model(serving_dir: Path, version: str, source: Path, expected_sha256: 
 
 def smoke_test(server: LocalServer, version: str, customer_ids: list[str]) -> dict:
     """A real request pinned to ``version``: answers must name it; known customers get a probability."""
-    answer = server.predict(customer_ids, version=version)
+    return check_smoke_answer(server.predict(customer_ids, version=version), version, customer_ids)
+
+
+def check_smoke_answer(answer: dict, version: str, customer_ids: list[str]) -> dict:
+    """What a smoke test of ``version`` for ``customer_ids`` must get back; raises ServingError otherwise."""
     predictions = answer.get("predictions") or []
     if answer.get("model_version") != version or len(predictions) != len(customer_ids):
         raise ServingError(f"smoke test of {version}: unexpected answer {answer}")
