@@ -119,9 +119,8 @@ def epoch_seconds(column: pa.ChunkedArray | None, rows: int) -> np.ndarray:
         import pandas as pd
 
         stamps = [_coerce_datetime(ts) for ts in pd.to_datetime(distinct)]
-        return _objects([adapt_datetime_epoch(to_naive_utc(ts)) for ts in stamps]), _objects(
-            [None] * len(stamps)
-        )
+        epochs = [adapt_datetime_epoch(to_naive_utc(ts)) for ts in stamps]
+        return _objects(epochs), _objects([None] * len(stamps))
 
     return _per_distinct(column, convert)[0]
 
