@@ -123,6 +123,57 @@ def test_a_write_that_fails_midway_leaves_the_previous_values_and_the_window_ope
     assert online_rows(store) != before
 
 
+def test_a_source_with_a_created_timestamp_column_is_written_as_feast_writes_it(tmp_path):
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Float64, Int64
+
+    from lakehouse_ml.features.store import local_store_config, open_feature_store
+
+    day = datetime(2024, 3, 1)
+    frame = pd.DataFrame(
+        {
+            "account": ["a1", "a1", "a2", "a3"],
+            "event_timestamp": [day, day, day - timedelta(days=1), day],
+            "created": [day + timedelta(hours=h) for h in (1, 2, 3, 4)],  # a1's second row was written later
+            "visits": [1, 2, 3, 4],
+            "spend": [1.5, 2.5, None, 4.5],
+        }
+    )
+    frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[us]")
+    frame["created"] = frame["created"].astype("datetime64[us]")
+    frame.to_parquet(tmp_path / "accounts.parquet", index=False)
+    account = Entity(name="account", join_keys=["account"], value_type=ValueType.STRING)
+    source = FileSource(
+        path=str(tmp_path / "accounts.parquet"),
+        timestamp_field="event_timestamp",
+        created_timestamp_column="created",
+    )
+    view = FeatureView(
+        name="accounts",
+        entities=[account],
+        schema=[Field(name="visits", dtype=Int64), Field(name="spend", dtype=Float64)],
+        source=source,
+        ttl=timedelta(days=7),
+    )
+    tables = []
+    for engine in (None, "local"):
+        config = local_store_config(tmp_path / f"feast-{engine or 'lakehouse'}")
+        if engine:
+            config["batch_engine"] = engine
+        store = open_feature_store(config)
+        store.apply([account, view])
+        store.materialize(day - timedelta(days=2), day + timedelta(days=1), ["accounts"])
+        with sqlite3.connect(store.config.online_store.path) as conn:
+            tables.append(
+                conn.execute(
+                    "select * from lakehouse_ml_accounts order by entity_key, feature_name"
+                ).fetchall()
+            )
+    ours, feasts = tables
+    assert len(feasts) == 6 and all(row[-1] is not None for row in feasts)  # created_ts is written
+    assert ours == feasts
+
+
 @pytest.mark.parametrize(
     ("values", "value_type"),
     [(["c1", "é", ""], "STRING"), ([0, -1, 2**62], "INT64")],

@@ -11,7 +11,7 @@ out of 13. This module writes the same rows, byte for byte:
 - a column with nulls goes through Feast's conversion value by value, exactly as Feast does;
 - entity keys are Feast's ``serialize_entity_key`` layout for one join key, built from its prefix;
 - rows are upserted in entity-key order (appends to the primary-key index), many rows per
-  statement, in one transaction.
+  statement, in one transaction; ``created_ts`` is only bound when the source has a created column.
 
 ``tests/test_feast_fast_materialize.py`` compares the result with Feast's own materialization.
 """
@@ -34,7 +34,7 @@ from feast.type_map import python_values_to_proto_values
 from feast.utils import _coerce_datetime, to_naive_utc
 
 COLUMNS = ("entity_key", "feature_name", "value", "value_text", "event_ts", "created_ts")
-ROWS_PER_STATEMENT = 256  # 1,536 parameters, far below SQLite's limit of 32,766
+ROWS_PER_STATEMENT = 256  # at most 1,536 parameters, far below SQLite's limit of 32,766
 ENTITIES_PER_BATCH = 16_384  # bounds the memory of the parameter lists at 1M customers
 DOUBLE_VAL_TAG = 0x29  # Value.double_val: field 5, wire type 1 (fixed64)
 SCALAR_TYPES = {
@@ -110,10 +110,8 @@ def feature_values(column: pa.ChunkedArray, value_type: ValueType) -> Encoded:
     return _per_distinct(column, lambda distinct: _serialized(distinct, value_type))
 
 
-def epoch_seconds(column: pa.ChunkedArray | None, rows: int) -> np.ndarray:
+def epoch_seconds(column: pa.ChunkedArray) -> np.ndarray:
     """Feast's sqlite timestamps: its ``pd.to_datetime`` conversion, then its epoch adapter."""
-    if column is None:
-        return _objects([None] * rows)
 
     def convert(distinct: np.ndarray) -> Encoded:
         import pandas as pd
@@ -125,52 +123,57 @@ def epoch_seconds(column: pa.ChunkedArray | None, rows: int) -> np.ndarray:
     return _per_distinct(column, convert)[0]
 
 
+def bound_columns(view: FeatureView) -> tuple[str, ...]:
+    """The columns written; without a created timestamp ``created_ts`` is left to its default, NULL."""
+    return COLUMNS if view.batch_source.created_timestamp_column else COLUMNS[:-1]
+
+
 def parameter_batches(
     data: pa.Table,
     view: FeatureView,
     join_key_types: dict[str, ValueType],
     entity_key_serialization_version: int,
 ) -> Iterator[list[Any]]:
-    """Flat ``COLUMNS`` parameters of Feast's sqlite rows, by entity key then feature name."""
+    """Flat ``bound_columns`` parameters of Feast's sqlite rows, by entity key then feature name."""
     ((join_key, key_type),) = join_key_types.items()
     keys = entity_keys(data.column(join_key), join_key, key_type, entity_key_serialization_version)
     order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
     source = view.batch_source
-    created = source.created_timestamp_column
-    per_entity = [
-        _objects(keys),
-        epoch_seconds(data.column(source.timestamp_field), data.num_rows),
-        epoch_seconds(data.column(created) if created else None, data.num_rows),
-    ]
+    timestamps = [epoch_seconds(data.column(source.timestamp_field))]
+    if source.created_timestamp_column:
+        timestamps.append(epoch_seconds(data.column(source.created_timestamp_column)))
     features = sorted(view.features, key=lambda field: field.name)
     names = _objects([field.name for field in features])
     encoded = [feature_values(data.column(f.name), f.dtype.to_value_type()) for f in features]
+    key_objects = _objects(keys)
     for start in range(0, len(order), ENTITIES_PER_BATCH):
         batch = order[start : start + ENTITIES_PER_BATCH]
-        rows = np.empty((len(batch), len(features), len(COLUMNS)), dtype=object)
-        rows[:, :, 0] = per_entity[0][batch][:, None]
+        rows = np.empty((len(batch), len(features), 4 + len(timestamps)), dtype=object)
+        rows[:, :, 0] = key_objects[batch][:, None]
         rows[:, :, 1] = names[None, :]
         for j, (blobs, texts) in enumerate(encoded):
             rows[:, j, 2] = blobs[batch]
             rows[:, j, 3] = texts[batch]
-        rows[:, :, 4] = per_entity[1][batch][:, None]
-        rows[:, :, 5] = per_entity[2][batch][:, None]
+        for k, stamps in enumerate(timestamps, start=4):
+            rows[:, :, k] = stamps[batch][:, None]
         yield rows.reshape(-1).tolist()
 
 
-def _statement(table_name: str, rows: int) -> str:
-    values = ", ".join(["(" + ", ".join("?" * len(COLUMNS)) + ")"] * rows)
+def _statement(table_name: str, columns: tuple[str, ...], rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
     updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[2:])
     return (
-        f"INSERT INTO {_quote_id(table_name)} ({', '.join(COLUMNS)}) VALUES {values} "
+        f"INSERT INTO {_quote_id(table_name)} ({', '.join(columns)}) VALUES {values} "
         f"ON CONFLICT(entity_key, feature_name) DO UPDATE SET {updates}"
     )
 
 
-def upsert(conn: sqlite3.Connection, table_name: str, batches: Iterator[list[Any]]) -> int:
+def upsert(
+    conn: sqlite3.Connection, table_name: str, columns: tuple[str, ...], batches: Iterator[list[Any]]
+) -> int:
     """Insert or update the rows of ``batches`` in one transaction; returns how many were written."""
-    full = _statement(table_name, ROWS_PER_STATEMENT)
-    step = ROWS_PER_STATEMENT * len(COLUMNS)
+    full = _statement(table_name, columns, ROWS_PER_STATEMENT)
+    step = ROWS_PER_STATEMENT * len(columns)
     written = 0
     with conn:
         for parameters in batches:
@@ -178,8 +181,8 @@ def upsert(conn: sqlite3.Connection, table_name: str, batches: Iterator[list[Any
             conn.executemany(full, (parameters[i : i + step] for i in range(0, whole, step)))
             if whole < len(parameters):
                 rest = parameters[whole:]
-                conn.execute(_statement(table_name, len(rest) // len(COLUMNS)), rest)
-            written += len(parameters) // len(COLUMNS)
+                conn.execute(_statement(table_name, columns, len(rest) // len(columns)), rest)
+            written += len(parameters) // len(columns)
     return written
 
 
@@ -193,4 +196,4 @@ def write(
 ) -> int:
     """Upsert the feature values in ``data`` (one row per entity) into ``table_name``; returns the rows."""
     batches = parameter_batches(data, view, join_key_types, entity_key_serialization_version)
-    return upsert(conn, table_name, batches)
+    return upsert(conn, table_name, bound_columns(view), batches)
