@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_filesystem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -81,9 +82,7 @@ def read_gold_schema(source: GoldSource) -> pa.Schema:
                 f"gold table {GOLD_TABLE} not found at {source.uri}: build the gold layer (dbt) first"
             )
         return pq.read_schema(source.uri)
-    import s3fs
-
-    fs = s3fs.S3FileSystem(endpoint_url=source.s3_endpoint) if source.s3_endpoint else s3fs.S3FileSystem()
+    fs = s3_filesystem(source.s3_endpoint)
     with fs.open(source.uri.removeprefix("s3://"), "rb") as handle:
         return pq.read_schema(handle)
 
@@ -120,9 +119,7 @@ def read_gold_table(source: GoldSource, columns: list[str], filters=None) -> pa.
     read_gold_schema(source)  # clear error when the table is missing
     if source.is_local:
         return pq.read_table(source.uri, columns=columns, filters=filters)
-    import s3fs
-
-    fs = s3fs.S3FileSystem(endpoint_url=source.s3_endpoint) if source.s3_endpoint else s3fs.S3FileSystem()
+    fs = s3_filesystem(source.s3_endpoint)
     return pq.read_table(source.uri.removeprefix("s3://"), columns=columns, filters=filters, filesystem=fs)
 
 

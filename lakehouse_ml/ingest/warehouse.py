@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from lakehouse_ml.storage import s3_filesystem
+
 if TYPE_CHECKING:
     import duckdb
     import pandas as pd
@@ -127,10 +129,7 @@ def publish_gold_parquet(
         ) from err
     uri = f"{gold_uri.rstrip('/')}/{model}.parquet"
     if uri.startswith("s3://"):
-        import s3fs
-
-        filesystem = s3fs.S3FileSystem(endpoint_url=s3_endpoint) if s3_endpoint else s3fs.S3FileSystem()
-        with filesystem.open(uri.removeprefix("s3://"), "wb") as handle:
+        with s3_filesystem(s3_endpoint).open(uri.removeprefix("s3://"), "wb") as handle:
             pq.write_table(table, handle)
     else:
         pq.write_table(table, f"{uri}.partial")

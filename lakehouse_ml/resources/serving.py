@@ -15,6 +15,7 @@ from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
 from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_filesystem
 
 STABLE_ANNOTATION = "lakehouse-ml/stable-version"
 STABLE_URI_ANNOTATION = "lakehouse-ml/stable-storage-uri"
@@ -169,10 +170,8 @@ class KServeModelServing(ModelServing):
         }
 
     def _upload(self, version: str, model_dir: Path) -> str:
-        import s3fs
-
         uri = f"{self.model_store_uri.rstrip('/')}/{version}"
-        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": self.s3_endpoint} if self.s3_endpoint else {})
+        fs = s3_filesystem(self.s3_endpoint)
         fs.put(str(model_dir), uri.removeprefix("s3://"), recursive=True)
         return uri
 
