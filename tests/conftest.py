@@ -46,13 +46,14 @@ def lakehouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
-    return "redis://127.0.0.1:6379/15"
+    # Overridable so that two checkouts can run their suites at once without sharing a database.
+    return os.environ.get("LAKEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
 def postgres_url() -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    return "postgresql://postgres@127.0.0.1:5432/test"
+    return os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
