@@ -1,11 +1,11 @@
 """The prod serving path (``KServeModelServing``) without a cluster: models uploaded to S3 (moto's server),
-every InferenceService it applies validated against KServe's CRD schema by a stand-in ``KServeClient``,
+the real ``KServeClient`` in front of a stand-in Kubernetes API (merge-patch semantics, generations, a
+controller that reconciles late, every object validated against KServe's CRD schema: kserve_standin.py),
 and the revisions played by real ``churn-predictor`` servers started with the manifest's own arguments.
 A canary whose revision fails its smoke test is rolled back to the stable version."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -13,17 +13,16 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
-import jsonschema
 import pytest
+from kserve_standin import StandInCustomObjectsApi, kserve_client
 from test_serving_server import free_port
 
-from lakehouse_ml.resources.serving import STABLE_ANNOTATION, KServeModelServing
+from lakehouse_ml.resources.serving import KServeModelServing
 from lakehouse_ml.serving.artifact import sha256_of
 from lakehouse_ml.serving.manifest import InferenceServiceSpec, inference_service, render
 from lakehouse_ml.serving.sample import write_feature_repo, write_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
-SCHEMA = json.loads((Path(__file__).parent / "data" / "kserve-inferenceservice-v1beta1.json").read_text())
 SMOKE = ["c00001", "c00002", "c00003"]
 
 
@@ -67,37 +66,6 @@ def pods(tmp_path_factory):
         process.wait(timeout=30)
 
 
-class StandInKServeClient:
-    """Stores what is applied; traffic tag ``latest`` points at ``revision_urls[<version applied>]``."""
-
-    def __init__(self, revision_urls: dict[str, str]):
-        self.revision_urls = revision_urls
-        self.applied: list[dict] = []
-
-    def get(self, name, namespace):
-        if not self.applied:
-            raise RuntimeError("(404) Reason: Not Found")
-        return self.applied[-1]
-
-    def create(self, isvc, namespace):
-        self._store(isvc)
-
-    def patch(self, name, isvc, namespace):
-        self._store(isvc)
-
-    def wait_isvc_ready(self, name, namespace, timeout_seconds):
-        return None
-
-    def _store(self, isvc):
-        manifest = render(isvc)
-        jsonschema.Draft7Validator(SCHEMA).validate(manifest)
-        latest = self.revision_urls[manifest["metadata"]["labels"]["lakehouse-ml/model-version"]]
-        stable = self.revision_urls[manifest["metadata"]["annotations"][STABLE_ANNOTATION]]
-        traffic = [{"tag": "latest", "url": latest}, {"tag": "prev", "url": stable}]
-        manifest["status"] = {"url": stable, "components": {"predictor": {"traffic": traffic}}}
-        self.applied.append(manifest)
-
-
 @pytest.fixture
 def serving(s3_endpoint, monkeypatch):
     import boto3
@@ -105,16 +73,17 @@ def serving(s3_endpoint, monkeypatch):
     bucket = f"models-{time.time_ns()}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
 
-    def with_client(client: StandInKServeClient) -> KServeModelServing:
-        monkeypatch.setattr(KServeModelServing, "_client", lambda self: client)
+    def with_api(api: StandInCustomObjectsApi) -> KServeModelServing:
+        monkeypatch.setattr(KServeModelServing, "_client", lambda self: kserve_client(api))
         return KServeModelServing(
             namespace="ml",
             image="lakehouse-ml:test",
             model_store_uri=f"s3://{bucket}/churn",
             s3_endpoint=s3_endpoint,
+            ready_poll_seconds=0.01,
         )
 
-    return with_client
+    return with_api
 
 
 def deploy(serving: KServeModelServing, version: str, folder: Path) -> dict:
@@ -124,8 +93,8 @@ def deploy(serving: KServeModelServing, version: str, folder: Path) -> dict:
 def test_first_deployment_canary_promote_through_the_kserve_client(pods, serving):
     import s3fs
 
-    client = StandInKServeClient({version: url for version, (url, _) in pods.items()})
-    kserve = serving(client)
+    api = StandInCustomObjectsApi({version: url for version, (url, _) in pods.items()})
+    kserve = serving(api)
 
     first = deploy(kserve, "v1", pods["v1"][1])
     assert (first["role"], first["stable"], first["canary"]) == ("stable", "v1", None)
@@ -135,25 +104,39 @@ def test_first_deployment_canary_promote_through_the_kserve_client(pods, serving
 
     canary = deploy(kserve, "v2", pods["v2"][1])
     assert (canary["role"], canary["stable"], canary["canary"]) == ("canary", "v1", "v2")
-    predictor = client.applied[-1]["spec"]["predictor"]
+    predictor = api.applied[-1]["spec"]["predictor"]
     assert predictor["canaryTrafficPercent"] == 10 and predictor["storageUris"][0]["uri"].endswith("/v2")
     assert canary["smoke_test"]["sample"]["model_version"] == "v2"
+    assert api.traffic("ml", "churn-predictor") == {"v2": 10, "v1": 90}
 
     promoted = kserve.promote()
     assert (promoted["stable"], promoted["canary"]) == ("v2", None)
-    assert "canaryTrafficPercent" not in client.applied[-1]["spec"]["predictor"]
+    assert api.traffic("ml", "churn-predictor") == {"v2": 100}
+    assert kserve.current()["canary_traffic_percent"] == 0
+
+
+def test_rollback_of_a_healthy_canary_gives_the_stable_version_all_traffic(pods, serving):
+    api = StandInCustomObjectsApi({version: url for version, (url, _) in pods.items()})
+    kserve = serving(api)
+    deploy(kserve, "v1", pods["v1"][1])
+    deploy(kserve, "v2", pods["v2"][1])
+
+    rolled_back = kserve.rollback()
+    assert (rolled_back["removed"], rolled_back["stable"], rolled_back["canary"]) == ("v2", "v1", None)
+    assert api.traffic("ml", "churn-predictor") == {"v1": 100}
+    assert api.applied[-1]["spec"]["predictor"]["storageUris"][0]["uri"].endswith("/v1")
 
 
 def test_a_canary_that_fails_its_smoke_test_is_rolled_back(pods, serving):
     v1_url = pods["v1"][0]
-    client = StandInKServeClient({"v1": v1_url, "v2": v1_url})  # the new revision still serves v1
-    kserve = serving(client)
+    api = StandInCustomObjectsApi({"v1": v1_url, "v2": v1_url})  # the new revision still serves v1
+    kserve = serving(api)
     deploy(kserve, "v1", pods["v1"][1])
 
     with pytest.raises(dg.Failure, match="smoke test of v2"):
         deploy(kserve, "v2", pods["v2"][1])
-    restored = client.applied[-1]
+    restored = api.applied[-1]
     assert restored["metadata"]["labels"]["lakehouse-ml/model-version"] == "v1"
     assert restored["spec"]["predictor"]["storageUris"][0]["uri"].endswith("/v1")
-    assert "canaryTrafficPercent" not in restored["spec"]["predictor"]
+    assert restored["spec"]["predictor"]["canaryTrafficPercent"] == 100
     assert kserve.current()["stable"] == "v1" and kserve.current()["canary"] is None

@@ -19,6 +19,7 @@ from lakehouse_ml.storage import s3_filesystem
 
 STABLE_ANNOTATION = "lakehouse-ml/stable-version"
 STABLE_URI_ANNOTATION = "lakehouse-ml/stable-storage-uri"
+ALL_TRAFFIC = 100
 
 
 class ModelServing(dg.ConfigurableResource):
@@ -121,6 +122,7 @@ class KServeModelServing(ModelServing):
     s3_endpoint: str | None = None
     spool_claim: str | None = None  # ReadWriteMany PVC mounted at SPOOL_MOUNT in predictor and run pods
     ready_timeout_seconds: int = 600
+    ready_poll_seconds: float = 10.0
 
     def _client(self):
         from kserve import KServeClient
@@ -144,7 +146,9 @@ class KServeModelServing(ModelServing):
                 image=self.image,
                 storage_uri=storage_uri,
                 model_version=version,
-                canary_traffic_percent=canary,
+                # KServeClient.patch is a JSON merge patch (RFC 7386): an omitted canaryTrafficPercent
+                # keeps the previous split, so a revision that takes all traffic says so explicitly.
+                canary_traffic_percent=ALL_TRAFFIC if canary is None else canary,
                 secret_name=self.secret_name,
                 service_account=self.service_account,
                 spool_claim=self.spool_claim,
@@ -153,11 +157,16 @@ class KServeModelServing(ModelServing):
         isvc.metadata.annotations.update({STABLE_ANNOTATION: stable[0], STABLE_URI_ANNOTATION: stable[1]})
         client = self._client()
         if self._current(client) is None:
-            client.create(isvc, namespace=self.namespace)
+            applied = client.create(isvc, namespace=self.namespace)
         else:
-            client.patch(MODEL_NAME, isvc, namespace=self.namespace)
+            applied = client.patch(MODEL_NAME, isvc, namespace=self.namespace)
+        # Ready only once the controller has observed this generation, not the previous revision's status.
         client.wait_isvc_ready(
-            MODEL_NAME, namespace=self.namespace, timeout_seconds=self.ready_timeout_seconds
+            MODEL_NAME,
+            namespace=self.namespace,
+            timeout_seconds=self.ready_timeout_seconds,
+            polling_interval=self.ready_poll_seconds,
+            expected_generation=applied["metadata"]["generation"],
         )
         url = (client.get(MODEL_NAME, namespace=self.namespace).get("status") or {}).get("url")
         return {
