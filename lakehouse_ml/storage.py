@@ -1,11 +1,24 @@
-"""Object storage access shared by the stages that read or write ``s3://`` paths directly."""
+"""Object storage access shared by the stages that read or write ``s3://`` paths directly.
+
+``LAKEHOUSE_S3_ENDPOINT`` is the one S3 endpoint setting (MinIO, moto; empty or unset for AWS) and this
+module is its one reader. Credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` /
+``AWS_SECRET_ACCESS_KEY``, an instance role, IRSA), which s3fs and boto3 read themselves.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import s3fs
+
+S3_ENDPOINT_VARIABLE = "LAKEHOUSE_S3_ENDPOINT"
+
+
+def s3_endpoint() -> str | None:
+    """The configured S3 endpoint URL, or None for AWS's own endpoint."""
+    return os.environ.get(S3_ENDPOINT_VARIABLE) or None
 
 
 def s3_filesystem(endpoint: str | None = None) -> s3fs.S3FileSystem:
@@ -13,3 +26,19 @@ def s3_filesystem(endpoint: str | None = None) -> s3fs.S3FileSystem:
     import s3fs
 
     return s3fs.S3FileSystem(endpoint_url=endpoint) if endpoint else s3fs.S3FileSystem()
+
+
+def storage_options_for(uri: str, endpoint: str | None = None) -> dict | None:
+    """fsspec/pandas ``storage_options`` for ``uri``: the S3 endpoint for ``s3://`` URIs, else None.
+    ``endpoint`` defaults to the configured one."""
+    if not str(uri).startswith("s3://"):
+        return None
+    endpoint = endpoint or s3_endpoint()
+    return {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+
+
+def filesystem(uri: str):
+    """``(fsspec filesystem, path)`` for a local path or a URI, S3 on the configured endpoint."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(uri, **(storage_options_for(uri) or {}))

@@ -14,7 +14,8 @@ from tests.ingest_fixtures import ORDERS, write_landing_zone
 def test_s3_landing_zone_reads_like_a_local_one(s3_endpoint: str, tmp_path: Path, monkeypatch) -> None:
     import boto3
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", s3_endpoint)  # the one endpoint setting
     local = write_landing_zone(tmp_path / "raw")
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     client.create_bucket(Bucket="landing")

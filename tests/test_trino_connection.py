@@ -70,3 +70,57 @@ def test_without_a_password_the_session_is_plain_http_without_auth(trino_calls):
     TrinoWarehouse(host="trino.internal", staging_uri="s3://raw/_validated").query("SELECT 1 AS as_of")
     (call,) = trino_calls
     assert (call["kwargs"]["http_scheme"], call["kwargs"]["auth"]) == ("http", None)
+
+
+TRINO_VARIABLES = ("PORT", "USER", "PASSWORD", "CATALOG", "RAW_CATALOG")
+
+
+@pytest.fixture
+def trino_env(monkeypatch, tmp_path):
+    from lakehouse_ml.settings import Settings
+
+    for name in TRINO_VARIABLES:
+        monkeypatch.delenv(f"LAKEHOUSE_TRINO_{name}", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_TRINO_HOST", "trino.internal")
+    return Settings.from_env({"LAKEHOUSE_PROFILE": "prod", "LAKEHOUSE_RAW_URI": "s3://raw"})
+
+
+def test_prod_trino_resources_start_with_only_a_host_and_keep_the_class_defaults(trino_env, trino_calls):
+    import dagster as dg
+
+    from lakehouse_ml.resources.query_engine import prod_query_engine
+    from lakehouse_ml.resources.warehouse import prod_warehouse
+
+    with dg.build_resources({"engine": prod_query_engine(trino_env), "wh": prod_warehouse(trino_env)}) as res:
+        assert (res.wh.port, res.wh.user, res.wh.catalog, res.wh.raw_catalog) == (
+            8080,
+            "lakehouse",
+            "iceberg",
+            "hive",
+        )
+        res.engine.query("SELECT 1 AS as_of")
+    (call,) = trino_calls
+    assert (call["kwargs"]["host"], call["kwargs"]["http_scheme"], call["kwargs"]["auth"]) == (
+        "trino.internal",
+        "http",
+        None,
+    )
+
+
+def test_prod_trino_password_is_a_secret_env_var_and_switches_to_https(trino_env, trino_calls, monkeypatch):
+    import dagster as dg
+
+    from lakehouse_ml.resources.query_engine import prod_query_engine
+
+    monkeypatch.setenv("LAKEHOUSE_TRINO_PASSWORD", "s3cret")
+    monkeypatch.setenv("LAKEHOUSE_TRINO_PORT", "8443")
+    engine = prod_query_engine(trino_env)
+    assert engine.password == dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD")  # not the value itself
+    with dg.build_resources({"engine": engine}) as resources:
+        resources.engine.query("SELECT 1 AS as_of")
+    (call,) = trino_calls
+    assert (call["kwargs"]["port"], call["kwargs"]["http_scheme"], call["kwargs"]["auth"]._password) == (
+        8443,
+        "https",
+        "s3cret",
+    )

@@ -13,6 +13,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, build_dbt_project, dbt_executable
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_endpoint
 
 PROFILE = Settings.from_env().profile
 ENGINE = ENGINES[PROFILE]
@@ -110,9 +111,7 @@ def publish_gold(model: str, iceberg: IcebergCatalog) -> dict[str, dg.MetadataVa
     gold_uri = os.environ.get("LAKEHOUSE_GOLD_URI")
     if not gold_uri:
         raise dg.Failure("LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod")
-    uri, rows = publish_gold_parquet(
-        iceberg.catalog(), model, gold_uri, os.environ.get("LAKEHOUSE_S3_ENDPOINT")
-    )
+    uri, rows = publish_gold_parquet(iceberg.catalog(), model, gold_uri, s3_endpoint())
     return {"dagster/row_count": dg.MetadataValue.int(rows), "parquet": dg.MetadataValue.url(uri)}
 
 

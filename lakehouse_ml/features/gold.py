@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_filesystem
+from lakehouse_ml.storage import s3_endpoint, s3_filesystem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,7 +61,7 @@ def gold_source(settings: Settings) -> GoldSource:
     base = os.environ.get("LAKEHOUSE_GOLD_URI")
     if not base:
         raise FeatureDefinitionError("LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod")
-    return GoldSource(f"{base.rstrip('/')}/{GOLD_TABLE}.parquet", os.environ.get("LAKEHOUSE_S3_ENDPOINT"))
+    return GoldSource(f"{base.rstrip('/')}/{GOLD_TABLE}.parquet", s3_endpoint())
 
 
 def cli_gold_source() -> GoldSource:

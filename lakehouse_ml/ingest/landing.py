@@ -10,6 +10,8 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from lakehouse_ml.storage import filesystem
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -23,9 +25,7 @@ class LandingZoneError(ValueError):
 
 
 def _filesystem(raw_uri: str):
-    import fsspec
-
-    return fsspec.core.url_to_fs(raw_uri)
+    return filesystem(raw_uri)
 
 
 def _is_data(relative: str) -> bool:

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.storage import s3_filesystem
+from lakehouse_ml.storage import filesystem, s3_filesystem
 
 if TYPE_CHECKING:
     import duckdb
@@ -88,10 +88,9 @@ def trino_load_raw(
     load_id: str,
 ) -> None:
     """Write each table to S3 as Parquet, create an external table over it and switch the source view."""
-    import fsspec
     import pyarrow.parquet as pq
 
-    fs, root = fsspec.core.url_to_fs(staging_uri)
+    fs, root = filesystem(staging_uri)
     scheme = staging_uri.split("://", 1)[0]
     schema = f"{raw_catalog}.{RAW_SCHEMA}"
     execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")

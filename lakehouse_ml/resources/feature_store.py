@@ -7,7 +7,6 @@ gold Parquet on S3.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ import dagster as dg
 
 from lakehouse_ml.features.gold import GOLD_TABLE, GoldSource
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_endpoint
 
 if TYPE_CHECKING:
     import feast
@@ -71,5 +71,5 @@ def prod_feature_store(settings: Settings) -> ProdFeatureStore:
         registry_url=dg.EnvVar("LAKEHOUSE_FEAST_REGISTRY_URL"),
         redis_url=dg.EnvVar("LAKEHOUSE_REDIS_URL"),
         gold_uri=dg.EnvVar("LAKEHOUSE_GOLD_URI"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        s3_endpoint=s3_endpoint(),
     )

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.resources.env import optional_env
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_endpoint
 
 CATALOG_NAME = "lakehouse"  # stored with every table: always open the catalog under this name
+POLARIS_SCOPE = "PRINCIPAL_ROLE:ALL"  # pyiceberg's default scope "catalog" grants a Polaris principal nothing
 
 
 class IcebergCatalog(dg.ConfigurableResource):
@@ -44,17 +47,19 @@ class LocalIcebergCatalog(IcebergCatalog):
 
 
 class RestIcebergCatalog(IcebergCatalog):
-    """A REST catalog (Polaris); OAuth2 client credentials ``<client_id>:<secret>`` and S3 settings."""
+    """A REST catalog (Polaris); OAuth2 client credentials ``<client_id>:<secret>`` requested with
+    ``scope``, and S3 settings."""
 
     uri: str
     warehouse: str | None = None
     credential: str | None = None
+    scope: str = POLARIS_SCOPE
     s3_endpoint: str | None = None
 
     def catalog(self):
         from pyiceberg.catalog.rest import RestCatalog
 
-        properties = {"uri": self.uri}
+        properties = {"uri": self.uri, "scope": self.scope}
         if self.warehouse:
             properties["warehouse"] = self.warehouse
         if self.credential:
@@ -72,6 +77,7 @@ def prod_iceberg(settings: Settings) -> RestIcebergCatalog:
     return RestIcebergCatalog(
         uri=dg.EnvVar("LAKEHOUSE_ICEBERG_REST_URI"),
         warehouse=os.environ.get("LAKEHOUSE_ICEBERG_WAREHOUSE"),
-        credential=dg.EnvVar("LAKEHOUSE_ICEBERG_CREDENTIAL"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        scope=os.environ.get("LAKEHOUSE_ICEBERG_SCOPE") or POLARIS_SCOPE,
+        **optional_env("credential", "LAKEHOUSE_ICEBERG_CREDENTIAL"),
+        s3_endpoint=s3_endpoint(),
     )

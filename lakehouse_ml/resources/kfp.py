@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_endpoint, storage_options_for
 
 if TYPE_CHECKING:
     from lakehouse_ml.training.pipeline import PipelineArguments, TrainingRun
@@ -24,7 +25,7 @@ class TrainingPipelineRunner(dg.ConfigurableResource):
 
     @property
     def storage_options(self) -> dict | None:
-        return {"client_kwargs": {"endpoint_url": self.s3_endpoint}} if self.s3_endpoint else None
+        return storage_options_for(self.gold_uri, self.s3_endpoint)
 
     def run(self, arguments: PipelineArguments) -> TrainingRun:
         raise NotImplementedError
@@ -85,5 +86,5 @@ def prod_training_runner(settings: Settings) -> KfpClusterRunner:
         namespace=os.environ.get("LAKEHOUSE_KFP_NAMESPACE"),
         pipeline_root=os.environ.get("LAKEHOUSE_KFP_PIPELINE_ROOT", "s3://lakehouse/kfp"),
         export_root=os.environ.get("LAKEHOUSE_KFP_EXPORT_ROOT", "s3://lakehouse/kfp-exports"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        s3_endpoint=s3_endpoint(),
     )

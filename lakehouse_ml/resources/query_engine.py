@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_ml.resources.trino_connection import TrinoConnection
+from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 from lakehouse_ml.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,10 +134,4 @@ def local_query_engine(settings: Settings) -> DuckDBQueryEngine:
 
 
 def prod_query_engine(settings: Settings) -> TrinoQueryEngine:
-    return TrinoQueryEngine(
-        host=dg.EnvVar("LAKEHOUSE_TRINO_HOST"),
-        port=dg.EnvVar.int("LAKEHOUSE_TRINO_PORT"),
-        user=dg.EnvVar("LAKEHOUSE_TRINO_USER"),
-        password=dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD"),
-        catalog=dg.EnvVar("LAKEHOUSE_TRINO_CATALOG"),
-    )
+    return TrinoQueryEngine(**trino_config())

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import s3_endpoint
 
 if TYPE_CHECKING:
     from lakehouse_ml.registry import ModelRegistry
@@ -38,5 +39,5 @@ def prod_model_registry(settings: Settings) -> ModelRegistryResource:
     return ModelRegistryResource(
         registry_dir=str(settings.registry_dir),
         remote_url=os.environ.get("LAKEHOUSE_DVC_REMOTE_URL", "s3://lakehouse/dvc-remote"),
-        endpoint_url=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        endpoint_url=s3_endpoint(),
     )

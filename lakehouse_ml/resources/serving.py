@@ -15,7 +15,7 @@ from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
 from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_filesystem
+from lakehouse_ml.storage import s3_endpoint, s3_filesystem
 
 STABLE_ANNOTATION = "lakehouse-ml/stable-version"
 STABLE_URI_ANNOTATION = "lakehouse-ml/stable-storage-uri"
@@ -277,7 +277,7 @@ def prod_serving(settings: Settings) -> KServeModelServing:
             "LAKEHOUSE_MODEL_STORE_URI", "s3://lakehouse-ml/models/churn-predictor"
         ),
         service_account=os.environ.get("LAKEHOUSE_KSERVE_SERVICE_ACCOUNT"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        s3_endpoint=s3_endpoint(),
         # Run pods always mount SPOOL_CLAIM (deploy/dagster.yaml); set the variable empty to log nothing.
         spool_claim=os.environ.get("LAKEHOUSE_PREDICTION_SPOOL_CLAIM", SPOOL_CLAIM) or None,
     )

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import dagster as dg
+
+from lakehouse_ml.resources.env import optional_env
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -51,3 +55,19 @@ class TrinoConnection:
 
         rows, columns = self.fetch(sql)
         return pd.DataFrame(rows, columns=columns)
+
+
+def trino_config(**optional_variables: str) -> dict:
+    """Config of a prod Trino resource: ``LAKEHOUSE_TRINO_HOST`` is required; port, user, catalog,
+    password (and ``optional_variables``, field -> variable) only when set, so that the class defaults
+    hold otherwise and, without a password, the plain-HTTP connection is used."""
+    variables = {
+        "user": "LAKEHOUSE_TRINO_USER",
+        "password": "LAKEHOUSE_TRINO_PASSWORD",
+        "catalog": "LAKEHOUSE_TRINO_CATALOG",
+        **optional_variables,
+    }
+    config = {"host": dg.EnvVar("LAKEHOUSE_TRINO_HOST"), **optional_env("port", "LAKEHOUSE_TRINO_PORT", True)}
+    for field, variable in variables.items():
+        config.update(optional_env(field, variable))
+    return config

@@ -19,7 +19,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 
 from lakehouse_ml.ingest import warehouse as backend
-from lakehouse_ml.resources.trino_connection import TrinoConnection
+from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 from lakehouse_ml.settings import Settings, project_root
 
 if TYPE_CHECKING:
@@ -132,11 +132,6 @@ def local_warehouse(settings: Settings) -> DuckDBWarehouse:
 
 def prod_warehouse(settings: Settings) -> TrinoWarehouse:
     return TrinoWarehouse(
-        host=dg.EnvVar("LAKEHOUSE_TRINO_HOST"),
-        port=dg.EnvVar.int("LAKEHOUSE_TRINO_PORT"),
-        user=dg.EnvVar("LAKEHOUSE_TRINO_USER"),
-        password=dg.EnvVar("LAKEHOUSE_TRINO_PASSWORD"),
-        catalog=dg.EnvVar("LAKEHOUSE_TRINO_CATALOG"),
-        raw_catalog=dg.EnvVar("LAKEHOUSE_TRINO_RAW_CATALOG"),
+        **trino_config(raw_catalog="LAKEHOUSE_TRINO_RAW_CATALOG"),
         staging_uri=f"{settings.raw_uri.rstrip('/')}/_validated",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.storage import storage_options_for
 from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
 
 LABEL = "churned"
@@ -47,7 +48,8 @@ def read_gold(gold_uri: str | Path, model: str, storage_options: dict | None = N
     path = f"{str(gold_uri).rstrip('/')}/{model}.parquet"
     if "://" not in path and not Path(path).exists():
         raise TrainingDataError(f"gold table {model} not found at {path}: materialize the gold models first")
-    frame = pd.read_parquet(path, storage_options=storage_options)
+    options = storage_options if storage_options is not None else storage_options_for(path)
+    frame = pd.read_parquet(path, storage_options=options)
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
     return frame
 

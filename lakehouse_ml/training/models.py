@@ -205,8 +205,8 @@ def load_model(model_dir: Path) -> tuple[Pipeline, dict]:
 
 def write_export(model_dir: Path, export_uri: str) -> None:
     """Copy the model folder to ``<export_uri>/model/`` (any fsspec URI, e.g. s3://...)."""
-    import fsspec
+    from lakehouse_ml.storage import filesystem
 
-    fs, root = fsspec.core.url_to_fs(export_uri)
+    fs, root = filesystem(export_uri)
     for path in sorted(Path(model_dir).iterdir()):
         fs.put_file(str(path), f"{root.rstrip('/')}/model/{path.name}")
