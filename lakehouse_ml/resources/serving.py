@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
-from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
+from lakehouse_ml.serving.manifest import SECRET_NAME, SPOOL_CLAIM, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.settings import Settings
 from lakehouse_ml.storage import s3_endpoint, s3_filesystem
@@ -117,7 +117,7 @@ class KServeModelServing(ModelServing):
     namespace: str
     image: str
     model_store_uri: str  # s3://bucket/prefix: versions go to <prefix>/<version>/
-    secret_name: str = "lakehouse-ml"
+    secret_name: str = SECRET_NAME
     service_account: str | None = None
     s3_endpoint: str | None = None
     spool_claim: str | None = None  # ReadWriteMany PVC mounted at SPOOL_MOUNT in predictor and run pods
@@ -278,6 +278,6 @@ def prod_serving(settings: Settings) -> KServeModelServing:
         ),
         service_account=os.environ.get("LAKEHOUSE_KSERVE_SERVICE_ACCOUNT"),
         s3_endpoint=s3_endpoint(),
-        # Run pods always mount SPOOL_CLAIM (deploy/dagster.yaml); set the variable empty to log nothing.
+        # Run pods always mount SPOOL_CLAIM (deploy/helm/values.yaml); set the variable empty to log nothing.
         spool_claim=os.environ.get("LAKEHOUSE_PREDICTION_SPOOL_CLAIM", SPOOL_CLAIM) or None,
     )

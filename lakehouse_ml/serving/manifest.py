@@ -6,7 +6,7 @@ prod Feast online store (Redis) configured through a Kubernetes secret. ``canary
 patch makes KServe keep the previous revision serving the rest of the traffic.
 
 Prediction log: with ``spool_claim`` (a ReadWriteMany PersistentVolumeClaim, also mounted in the Dagster
-run pods, see deploy/dagster.yaml) every pod spools its predictions to ``SPOOL_MOUNT`` and
+run pods, see deploy/helm/values.yaml) every pod spools its predictions to ``SPOOL_MOUNT`` and
 ``churn_predictions`` loads them; without it the pods log nothing.
 """
 
@@ -21,7 +21,9 @@ CONTAINER_PORT = 8080
 FEATURE_STORE_ENV = ("LAKEHOUSE_REDIS_URL", "LAKEHOUSE_FEAST_REGISTRY_URL")
 SPOOL_MOUNT = "/var/spool/lakehouse-ml"
 SPOOL_VOLUME = "prediction-spool"
-SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/dagster.yaml mounts in run pods
+SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/helm/values.yaml mounts in run pods
+# deploy/k8s/secrets.yaml: the run pods (deploy/helm/values.yaml) read the same secret.
+SECRET_NAME = "lakehouse-ml-secrets"
 # KServe then gives the newest revision its own URL (traffic tag ``latest``), for smoke tests.
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
 
@@ -33,7 +35,7 @@ class InferenceServiceSpec:
     storage_uri: str  # s3://bucket/prefix/<version> holding model.joblib + metadata.json
     model_version: str
     canary_traffic_percent: int | None = None  # None: the new revision takes all traffic
-    secret_name: str = "lakehouse-ml"  # holds the FEATURE_STORE_ENV keys
+    secret_name: str = SECRET_NAME  # holds the FEATURE_STORE_ENV keys
     service_account: str | None = None  # with S3 read access for the storage initializer
     spool_claim: str | None = None  # ReadWriteMany PVC for the prediction spool; None: no prediction log
     name: str = MODEL_NAME

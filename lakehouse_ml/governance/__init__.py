@@ -1,0 +1,1 @@
+"""Data governance set-up for the prod profile (Apache Polaris catalog, roles and grants)."""
