@@ -11,7 +11,9 @@ import argparse
 import os
 import sys
 from importlib import import_module
+from pathlib import Path
 
+from lakehouse_ml.instance import ensure_instance_config
 from lakehouse_ml.settings import Settings
 
 SUBCOMMANDS = {
@@ -35,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))
+    ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

@@ -1,8 +1,21 @@
-"""``lakehouse-ml run``: materialize every asset of the code location, then say what was built."""
+"""``lakehouse-ml run``: materialize every asset of the code location, then say what was built.
+
+The terminal gets one line per asset and a summary; everything else written while the run executes
+(Dagster's event log, dbt, KFP, DVC) goes to ``$LAKEHOUSE_HOME/logs/run-<time>.log``, and the events
+are stored in the Dagster instance, where the UI shows them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
 
 from lakehouse_ml.settings import Settings
 
@@ -28,13 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No options: for a subset use ``dagster asset materialize -m lakehouse_ml.definitions --select``."""
 
 
-def _metadata_text(value: object) -> str:
-    value = getattr(value, "value", value)
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS) -> list[str]:
     import dagster as dg
+
+    from lakehouse_ml.run_progress import metadata_text
 
     lines = []
     for key, (label, fields) in keys.items():
@@ -43,12 +53,77 @@ def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS)
             continue
         metadata = event.asset_materialization.metadata
         shown = [
-            f"{field.removeprefix('dagster/')}={_metadata_text(metadata[field])}"
+            f"{field.removeprefix('dagster/')}={metadata_text(metadata[field])}"
             for field in fields
             if field in metadata
         ]
         lines.append(f"  {label:<18} {', '.join(shown) if shown else 'materialized'}")
     return lines
+
+
+def new_log_path(settings: Settings, name: str) -> Path:
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+
+
+@contextmanager
+def output_to_log(log_path: Path) -> Iterator[IO[str]]:
+    """Point file descriptors 1 and 2 at ``log_path`` (so Dagster's console log and every subprocess
+    write there) and yield a stream to the original stdout for the lines meant for the person."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    try:
+        with open(log_path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield terminal
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        terminal.close()
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def assets_by_step(job) -> dict[str, list[str]]:
+    """Step key -> the asset keys it materializes (one op can build several, e.g. the dbt models)."""
+    graph = job.asset_layer.asset_graph
+    steps: dict[str, list[str]] = {}
+    for assets_def in graph.assets_defs:
+        if assets_def.is_executable and assets_def.keys:
+            steps.setdefault(assets_def.node_def.name, []).extend(k.to_user_string() for k in assets_def.keys)
+    return steps
+
+
+def execute_with_progress(job, instance, settings: Settings, log_name: str, **kwargs):
+    """Run ``job`` in process with the progress lines on the terminal and the rest in a log file;
+    return (result, progress, log path)."""
+    from lakehouse_ml.run_progress import RunProgress
+
+    log_path = new_log_path(settings, log_name)
+    run_id = str(uuid.uuid4())
+    with output_to_log(log_path) as terminal:
+        progress = RunProgress(assets_by_step(job), terminal, tty=terminal.isatty())
+        instance.add_event_listener(run_id, progress)
+        with progress:
+            result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, **kwargs)
+    return result, progress, log_path
+
+
+def print_failures(progress, log_path: Path) -> None:
+    if not progress.failures:
+        print("  error              the run failed outside any asset step (see the log)")
+    for failure in progress.failures:
+        print(f"  failed asset       {', '.join(failure.assets)}")
+        print(f"  error              {failure.error}")
+    print(f"  full log           {log_path}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,13 +132,15 @@ def run(args: argparse.Namespace) -> int:
     from lakehouse_ml.definitions import defs
 
     settings = Settings.from_env()
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        print(f"lakehouse-ml run: materializing every asset (state in {settings.home})")
+        result, progress, log_path = execute_with_progress(job, instance, settings, "run")
         print()
         print(f"lakehouse-ml run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
-        print(f"  state in           {settings.home}")
+        if not result.success:
+            print_failures(progress, log_path)
+            return 1
         for line in summarize(instance):
             print(line)
     print(f"  reports in         {settings.reports_dir}")
@@ -71,5 +148,6 @@ def run(args: argparse.Namespace) -> int:
         f"  model server       http://127.0.0.1:{settings.serving_port}/v2/health/ready "
         f"(lakehouse-ml serve status)"
     )
-    print("  open the UI        .venv/bin/dagster dev  (then http://127.0.0.1:3000)")
-    return 0 if result.success else 1
+    print(f"  full log           {log_path}")
+    print("  open the UI        .venv/bin/dg dev  (or .venv/bin/dagster dev), then http://127.0.0.1:3000")
+    return 0

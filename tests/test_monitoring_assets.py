@@ -28,6 +28,7 @@ from tests.monitoring_fixtures import (
     write_predictions,
     write_warehouse,
 )
+from tests.test_charts import assert_png_chart
 from tests.test_monitoring import _engine
 
 TRAIN_DAY, REF_DAY, CUR_DAY, AS_OF = date(2024, 12, 1), date(2025, 3, 2), date(2025, 9, 1), date(2025, 9, 30)
@@ -96,6 +97,7 @@ def test_stable_world_ages_without_triggering(lakehouse_home):
     assert "since_training/score/avg_order_value" in metadata
     assert (lakehouse_home / "reports" / "feature_drift").exists()
     assert metadata["report"].value.endswith(".html")
+    assert_png_chart(metadata["column_scores_chart"])
 
 
 def test_basket_shift_trips_data_drift(lakehouse_home):
@@ -141,6 +143,8 @@ def test_actuals_then_performance_floor(lakehouse_home):
     assert not any("model 3" in reason for reason in performance["reasons"])
     metadata = result.asset_materializations_for_node("model_performance_metrics")[0].metadata
     assert metadata["3/accuracy"].value > 0.8 > metadata["2/accuracy"].value
+    assert isinstance(metadata["3/accuracy"], dg.FloatMetadataValue)
+    assert_png_chart(metadata["weekly_accuracy_chart"])
 
     again, _ = run(lakehouse_home, registry, [prediction_actuals])
     assert again.asset_materializations_for_node("prediction_actuals")[0].metadata["updated_rows"].value == 0

@@ -31,3 +31,18 @@ def pooled_by_version(daily: pd.DataFrame) -> list[dict]:
             }
         )
     return rows
+
+
+def weekly_by_version(daily: pd.DataFrame, metric: str = "accuracy") -> tuple[list[str], dict[str, list]]:
+    """``metric`` per ISO week (``YYYY-Www``) and model version, pooled like ``pooled_by_version``;
+    ``None`` where a version has no labelled rows that week. Returns (weeks, {version: values})."""
+    if daily.empty:
+        return [], {}
+    iso = pd.to_datetime(daily["day"]).dt.isocalendar()
+    week = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    weeks = sorted(week.unique())
+    series: dict[str, list] = {}
+    for (version, label), frame in daily.groupby(["model_version", week]):
+        pooled = pooled_by_version(frame)[0][metric]
+        series.setdefault(str(version), [None] * len(weeks))[weeks.index(label)] = pooled
+    return weeks, series

@@ -41,6 +41,7 @@ def feature_drift_report(
     Features that drift by construction (tenure, lifetime value) never trigger on their own. Inputs
     are sampled to ``sample_size`` rows per side with a fixed seed.
     """
+    from lakehouse_ml.monitoring.charts import bar_chart, png_markdown
     from lakehouse_ml.monitoring.comparisons import feature_comparisons
     from lakehouse_ml.monitoring.drift import drift_report
 
@@ -84,12 +85,16 @@ def feature_drift_report(
         )
     verdict = Verdict("data_drift", bool(reasons), reasons)
     triggering = [r for r in results.values() if r["triggers"]]
-    main = results.get("recent_active") or results["since_training"]
+    main_name = "recent_active" if "recent_active" in results else "since_training"
+    main = results[main_name]
     common.persist(
         verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, Path(main["html_path"])
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")
+    chart = bar_chart(
+        main["column_scores"], f"drift score per feature, {main_name}", policy.column_drift_threshold
+    )
 
     yield dg.MaterializeResult(
         metadata={
@@ -98,6 +103,7 @@ def feature_drift_report(
             "as_of": as_of.isoformat(),
             "drifted_share": float(main["drifted_share"]),
             "column_scores": dg.MetadataValue.json(main["column_scores"]),
+            "column_scores_chart": dg.MetadataValue.md(png_markdown(chart, "drift score per feature")),
             **metadata,
             "breach": verdict.breach,
         }

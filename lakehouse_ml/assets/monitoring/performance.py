@@ -11,6 +11,8 @@ from lakehouse_ml.monitoring.policy import Verdict, performance_verdict
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
 
+CHART_WEEKS = 12  # history shown in the weekly accuracy chart
+
 
 @dg.asset(
     group_name=common.GROUP,
@@ -29,12 +31,13 @@ def model_performance_metrics(
     """
     import pandas as pd
 
-    from lakehouse_ml.monitoring.performance import pooled_by_version
+    from lakehouse_ml.monitoring.charts import line_chart, png_markdown
+    from lakehouse_ml.monitoring.performance import pooled_by_version, weekly_by_version
 
     policy = monitoring_policy.policy()
     latest = query_engine.query(sql.latest_labelled_day_sql())["day"].iloc[0]
     if latest is None or pd.isna(latest):
-        daily = pd.DataFrame()
+        daily = history = pd.DataFrame()
         pooled: list[dict] = []
         window: tuple[str, str] | None = None
     else:
@@ -43,6 +46,7 @@ def model_performance_metrics(
         daily = query_engine.query(sql.daily_performance_sql(start, end))
         pooled = pooled_by_version(daily)
         window = (start.isoformat(), end.isoformat())
+        history = query_engine.query(sql.daily_performance_sql(end - timedelta(weeks=CHART_WEEKS), end))
 
     verdicts = [
         (row["model_version"], performance_verdict(row["accuracy"], row["labelled_count"], policy))
@@ -75,6 +79,10 @@ def model_performance_metrics(
             if row[name] is not None:
                 metadata[f"{row['model_version']}/{name}"] = float(row[name])
         metadata[f"{row['model_version']}/prediction_count"] = int(row["prediction_count"])
+    weeks, accuracy = weekly_by_version(history)
+    if weeks:
+        chart = line_chart(accuracy, weeks, "accuracy per week per model version", policy.accuracy_floor)
+        metadata["weekly_accuracy_chart"] = dg.MetadataValue.md(png_markdown(chart, "weekly accuracy"))
     yield dg.MaterializeResult(metadata=metadata)
     yield dg.AssetCheckResult(
         check_name="performance_floor",

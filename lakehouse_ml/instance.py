@@ -1,0 +1,38 @@
+"""The local Dagster instance's ``dagster.yaml``, written once at set-up.
+
+Without the file Dagster warns on every command ("No dagster instance configuration file") and
+prints its telemetry banner. Plain module (no Dagster import): ``tasks.py setup`` and the
+``lakehouse-ml`` entry point call it before Dagster starts. Add instance settings (run monitoring,
+concurrency) to ``local_instance_config``; prod uses ``deploy/dagster.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+INSTANCE_FILE = "dagster.yaml"
+
+
+def local_instance_config() -> dict:
+    """Settings of the embedded instance: sqlite storage under DAGSTER_HOME (Dagster's default)."""
+    return {"telemetry": {"enabled": False}}
+
+
+def ensure_instance_config(dagster_home: Path) -> Path:
+    """Create ``dagster_home/dagster.yaml`` if absent; an existing file is the user's and is kept."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    path = dagster_home / INSTANCE_FILE
+    if not path.exists():
+        path.write_text(yaml.safe_dump(local_instance_config(), sort_keys=False))
+    return path
+
+
+if __name__ == "__main__":
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        sys.exit("DAGSTER_HOME is not set")
+    print(ensure_instance_config(Path(home)))
