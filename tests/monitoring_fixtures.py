@@ -187,17 +187,3 @@ def write_model(folder: Path, training: pd.DataFrame, eval_end: date) -> Path:
         )
     )
     return folder
-
-
-class StubRegistry:
-    """The two ``ModelRegistry`` calls monitoring makes, over one model folder."""
-
-    def __init__(self, folder: Path, version: str = "3"):
-        self.folder, self.version = folder, version
-
-    def production_version(self) -> str:
-        return self.version
-
-    def checkout(self, version: str) -> Path:
-        assert version == self.version
-        return self.folder
