@@ -7,7 +7,6 @@ gold Parquet on S3.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +58,9 @@ class ProdFeatureStore(FeatureStoreResource):
         return prod_store_config(self.registry_url, self.redis_url)
 
     def gold_source(self) -> GoldSource:
-        return GoldSource(f"{self.gold_uri.rstrip('/')}/{GOLD_TABLE}.parquet", self.s3_endpoint)
+        from lakehouse_ml.features.gold import prod_gold_source
+
+        return prod_gold_source(self.gold_uri, self.s3_endpoint)
 
 
 def local_feature_store(settings: Settings) -> LocalFeatureStore:
@@ -70,6 +71,6 @@ def prod_feature_store(settings: Settings) -> ProdFeatureStore:
     return ProdFeatureStore(
         registry_url=dg.EnvVar("LAKEHOUSE_FEAST_REGISTRY_URL"),
         redis_url=dg.EnvVar("LAKEHOUSE_REDIS_URL"),
-        gold_uri=dg.EnvVar("LAKEHOUSE_GOLD_URI"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        gold_uri=settings.gold_uri or "",
+        s3_endpoint=settings.s3_endpoint,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -71,7 +70,7 @@ def local_iceberg(settings: Settings) -> LocalIcebergCatalog:
 def prod_iceberg(settings: Settings) -> RestIcebergCatalog:
     return RestIcebergCatalog(
         uri=dg.EnvVar("LAKEHOUSE_ICEBERG_REST_URI"),
-        warehouse=os.environ.get("LAKEHOUSE_ICEBERG_WAREHOUSE"),
+        warehouse=settings.iceberg_warehouse,
         credential=dg.EnvVar("LAKEHOUSE_ICEBERG_CREDENTIAL"),
-        s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        s3_endpoint=settings.s3_endpoint,
     )

@@ -6,12 +6,12 @@ happens in plain, tested modules. Every component records the seconds spent comp
 imports, so process and artifact-passing overhead can be told apart from the work.
 """
 
-import os
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-TRAINING_IMAGE = os.environ.get("LAKEHOUSE_IMAGE", "lakehouse-ml:latest")
+from lakehouse_ml.settings import Settings
+
+TRAINING_IMAGE = Settings.from_env().image
 
 
 @dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)

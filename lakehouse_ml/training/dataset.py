@@ -8,7 +8,6 @@ a Feast repo, from the gold ``fct_customer_features`` Parquet joined on the same
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +127,7 @@ def feast_join(home: Path, entities: pd.DataFrame) -> tuple[pd.DataFrame, list[s
     from lakehouse_ml.features.training_set import build_training_set
     from lakehouse_ml.settings import Settings
 
-    store = feature_store(Settings.from_env({**os.environ, "LAKEHOUSE_HOME": str(home)}))
+    store = feature_store(Settings.from_env({"LAKEHOUSE_HOME": str(home)}))
     joined = build_training_set(store, entities)
     return joined, list(FEATURE_NAMES), FEATURE_SERVICE
 
