@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.settings import Settings, project_root
 
 
 def test_defaults_derive_every_path_from_home(lakehouse_home):
@@ -81,3 +81,42 @@ def test_prod_feature_store_without_gold_uri_fails_naming_the_variable(lakehouse
     resources = RESOURCES_BY_PROFILE["prod"](Settings.from_env({"LAKEHOUSE_PROFILE": "prod"}))
     with pytest.raises(FeatureDefinitionError, match="LAKEHOUSE_GOLD_URI"):
         resources["feature_store"].gold_source()
+
+
+def test_the_label_horizon_has_one_source_that_dbt_receives():
+    import yaml
+
+    from lakehouse_ml.assets.gold import DbtBuildConfig, dbt_var_overrides
+    from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+    from lakehouse_ml.monitoring.policy import TriggerPolicy
+    from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+    from lakehouse_ml.training.dataset import SplitConfig
+    from lakehouse_ml.training.pipeline import PipelineArguments
+
+    dbt_default = yaml.safe_load((project_root() / "dbt_project" / "dbt_project.yml").read_text())["vars"][
+        "label_horizon_days"
+    ]
+    assert dbt_default == LABEL_HORIZON_DAYS  # dbt's parse-time default; the Python value wins below
+    defaults = [
+        SplitConfig(),
+        PipelineArguments(),
+        TriggerPolicy(),
+        MonitoringPolicy().policy(),
+        DbtBuildConfig(),
+    ]
+    assert {d.label_horizon_days for d in defaults} == {LABEL_HORIZON_DAYS}
+    settings = Settings.from_env()
+    assert dbt_var_overrides(DbtBuildConfig(label_horizon_days=60), settings)["label_horizon_days"] == 60
+    assert "label_horizon_days" not in dbt_var_overrides(DbtBuildConfig(), settings)
+
+
+def test_the_monitoring_policy_resource_offers_every_trigger_policy_field():
+    import dataclasses
+
+    from lakehouse_ml.monitoring.policy import TriggerPolicy
+    from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+
+    assert set(MonitoringPolicy.model_fields) == {f.name for f in dataclasses.fields(TriggerPolicy)}
+    configured = MonitoringPolicy(sample_size=7, construct_drift_features=["tenure_days"]).policy()
+    expected = dataclasses.replace(TriggerPolicy(), sample_size=7, construct_drift_features=("tenure_days",))
+    assert configured == expected

@@ -9,6 +9,7 @@ import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, VenvDbtProjectPreparer, build_dbt_project
 from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
@@ -49,7 +50,7 @@ class LakehouseDbtTranslator(DagsterDbtTranslator):
 class DbtBuildConfig(dg.Config):
     as_of: str = ""
     """Pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the latest order day."""
-    label_horizon_days: int = DEFAULT_VARS["label_horizon_days"]
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     snapshot_interval_days: int = DEFAULT_VARS["snapshot_interval_days"]
 
 

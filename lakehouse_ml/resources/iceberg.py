@@ -6,9 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.predictions.catalog import CATALOG_NAME, local_catalog
 from lakehouse_ml.settings import Settings
-
-CATALOG_NAME = "lakehouse"  # stored with every table: always open the catalog under this name
 
 
 class IcebergCatalog(dg.ConfigurableResource):
@@ -33,13 +32,7 @@ class LocalIcebergCatalog(IcebergCatalog):
     iceberg_dir: str
 
     def catalog(self):
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        root = Path(self.iceberg_dir)
-        (root / "warehouse").mkdir(parents=True, exist_ok=True)
-        return SqlCatalog(
-            CATALOG_NAME, uri=f"sqlite:///{root / 'catalog.db'}", warehouse=(root / "warehouse").as_uri()
-        )
+        return local_catalog(Path(self.iceberg_dir))
 
 
 class RestIcebergCatalog(IcebergCatalog):

@@ -38,7 +38,13 @@ def build_training_set(
         import feast  # noqa: F401  (its import is process overhead, not work)
 
     start = time.perf_counter()
-    config = SplitConfig(label_horizon_days, train_snapshots, eval_snapshots, max_training_rows, seed)
+    config = SplitConfig(
+        label_horizon_days=label_horizon_days,
+        train_snapshots=train_snapshots,
+        eval_snapshots=eval_snapshots,
+        max_training_rows=max_training_rows,
+        seed=seed,
+    )
     data = build_training_data(
         Path(lakehouse_home), gold_uri or f"{lakehouse_home}/gold", feature_source, config
     )

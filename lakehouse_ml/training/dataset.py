@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
 
 LABEL = "churned"
@@ -24,11 +25,16 @@ MIN_EVAL_ROWS = 50
 
 @dataclass(frozen=True)
 class SplitConfig:
-    label_horizon_days: int = 90
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     train_snapshots: int = 12
     eval_snapshots: int = 2
     max_training_rows: int = 200_000
     seed: int = 0
+
+
+def split_config(arguments: object) -> SplitConfig:
+    """The split fields of pipeline arguments (or any object with the same attribute names)."""
+    return SplitConfig(**{name: getattr(arguments, name) for name in SplitConfig.__dataclass_fields__})
 
 
 @dataclass
