@@ -1,49 +1,97 @@
-"""Project settings read from ``LAKEHOUSE_*`` environment variables.
+"""Project settings: every non-secret ``LAKEHOUSE_*`` environment variable, read and validated in one place.
 
-Plain module (no Dagster import) so the CLI, the KFP components and the model
-server read the same configuration as the code location.
+Plain module (no Dagster import) so the CLI, the KFP components and the model server read the same
+configuration as the code location. Secrets (passwords, credentials, connection URLs that carry them)
+are not settings: resources read them with ``dg.EnvVar`` at run time.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-PROFILES = ("local", "prod")
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lakehouse_ml.serving.manifest import SPOOL_CLAIM
+
+ENV_PREFIX = "LAKEHOUSE_"
+GOLD_URI_REQUIRED = "LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod"
+Profile = Literal["local", "prod"]
+PROFILES: tuple[Profile, ...] = ("local", "prod")
+POLARIS_SCOPE = "PRINCIPAL_ROLE:ALL"  # pyiceberg's default scope "catalog" grants a Polaris principal nothing
 
 
-@dataclass(frozen=True)
-class Settings:
-    profile: str
-    home: Path
-    raw_uri: str
-    as_of: date | None
-    serving_port: int
+class Settings(BaseSettings):
+    """``LAKEHOUSE_<FIELD>`` for each field (``LAKEHOUSE_HOME`` -> ``home``). Get them with ``from_env()``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    profile: Profile = "local"
+    home: Path = Path(".lakehouse")
+    raw_uri: str = Field("", description="raw landing zone; default $LAKEHOUSE_HOME/raw")
+    as_of: date | None = Field(None, description="pipeline clock; default: the day before the last order day")
+    serving_port: int = Field(8080, gt=0, lt=65536, description="local model server port on 127.0.0.1")
+    gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
+    s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
+    image: str = Field("lakehouse-ml:latest", description="project image of KFP components and KServe pods")
+    dvc_remote_url: str = "s3://lakehouse/dvc-remote"
+    kfp_host: str = "http://ml-pipeline.kubeflow.svc:8888"
+    kfp_namespace: str | None = None
+    kfp_pipeline_root: str = "s3://lakehouse/kfp"
+    kfp_export_root: str = "s3://lakehouse/kfp-exports"
+    kfp_lakehouse_home: str = Field("/lakehouse", description="LAKEHOUSE_HOME inside KFP component pods")
+    kserve_namespace: str = "lakehouse-ml"
+    kserve_service_account: str | None = None
+    model_store_uri: str = "s3://lakehouse-ml/models/churn-predictor"
+    prediction_spool_claim: str = Field(SPOOL_CLAIM, description="PVC the KServe pods spool to; empty: none")
+    iceberg_warehouse: str | None = None
+    iceberg_scope: str = Field(POLARIS_SCOPE, description="OAuth scope of the Iceberg REST catalog token")
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @field_validator(
+        "as_of",
+        "gold_uri",
+        "s3_endpoint",
+        "kfp_namespace",
+        "kserve_service_account",
+        "iceberg_warehouse",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_raw_uri(self) -> Settings:
+        if not self.raw_uri:
+            object.__setattr__(self, "raw_uri", str(self.home / "raw"))
+        return self
 
     @classmethod
-    def from_env(cls, env: os._Environ[str] | dict[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        profile = env.get("LAKEHOUSE_PROFILE", "local")
-        if profile not in PROFILES:
-            raise ValueError(f"LAKEHOUSE_PROFILE must be one of {PROFILES}, got {profile!r}")
-        home = Path(env.get("LAKEHOUSE_HOME", ".lakehouse")).expanduser().resolve()
-        as_of_text = env.get("LAKEHOUSE_AS_OF")
-        try:
-            as_of = date.fromisoformat(as_of_text) if as_of_text else None
-        except ValueError as err:
-            raise ValueError(f"LAKEHOUSE_AS_OF must be YYYY-MM-DD, got {as_of_text!r}") from err
-        port_text = env.get("LAKEHOUSE_SERVING_PORT", "8080")
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"LAKEHOUSE_SERVING_PORT must be a TCP port number, got {port_text!r}")
-        return cls(
-            profile=profile,
-            home=home,
-            raw_uri=env.get("LAKEHOUSE_RAW_URI") or str(home / "raw"),
-            as_of=as_of,
-            serving_port=int(port_text),
-        )
+    def from_env(cls, overrides: Mapping[str, str] | None = None) -> Settings:
+        """The settings of the current environment with ``overrides`` (``LAKEHOUSE_*`` names) on top.
+
+        Validated once per distinct set of values, so call it wherever settings are needed: a test or
+        a process that changes the environment gets fresh settings, everyone else a cached object.
+        """
+        unknown = sorted(set(overrides or {}) - {ENV_PREFIX + name.upper() for name in cls.model_fields})
+        if unknown:
+            raise ValueError(f"not a setting: {unknown}; settings are {cls.env_names()}")
+        current = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)))
+        return _validated(current, tuple(sorted((overrides or {}).items())))
+
+    @classmethod
+    def env_names(cls) -> list[str]:
+        return [ENV_PREFIX + name.upper() for name in cls.model_fields]
 
     @property
     def raw_is_local(self) -> bool:
@@ -88,6 +136,19 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.home / "dagster"
+
+
+@lru_cache(maxsize=32)
+def _validated(environment: tuple[tuple[str, str], ...], overrides: tuple[tuple[str, str], ...]) -> Settings:
+    # ``environment`` is the cache key only: pydantic-settings reads the same values from os.environ.
+    try:
+        return Settings(**{key[len(ENV_PREFIX) :].lower(): value for key, value in overrides})
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}, got {e['input']!r}"
+            for e in err.errors()
+        )
+        raise ValueError(f"invalid settings: {problems}") from None
 
 
 def project_root() -> Path:

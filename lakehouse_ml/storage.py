@@ -7,18 +7,17 @@ module is its one reader. Credentials come from the standard AWS chain (``AWS_AC
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import s3fs
 
-S3_ENDPOINT_VARIABLE = "LAKEHOUSE_S3_ENDPOINT"
-
 
 def s3_endpoint() -> str | None:
     """The configured S3 endpoint URL, or None for AWS's own endpoint."""
-    return os.environ.get(S3_ENDPOINT_VARIABLE) or None
+    from lakehouse_ml.settings import Settings
+
+    return Settings.from_env().s3_endpoint
 
 
 def s3_filesystem(endpoint: str | None = None) -> s3fs.S3FileSystem:

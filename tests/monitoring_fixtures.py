@@ -9,17 +9,11 @@ import numpy as np
 import pandas as pd
 
 from lakehouse_ml.features.store import FEATURE_NAMES
+from lakehouse_ml.predictions.catalog import local_catalog
 
 
 def make_catalog(home: Path):
-    from pyiceberg.catalog.sql import SqlCatalog
-
-    (home / "iceberg" / "warehouse").mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(
-        "lakehouse",
-        uri=f"sqlite:///{home / 'iceberg' / 'catalog.db'}",
-        warehouse=(home / "iceberg" / "warehouse").as_uri(),
-    )
+    return local_catalog(home / "iceberg")
 
 
 def write_predictions(home: Path, frame: pd.DataFrame):
@@ -187,17 +181,3 @@ def write_model(folder: Path, training: pd.DataFrame, eval_end: date) -> Path:
         )
     )
     return folder
-
-
-class StubRegistry:
-    """The two ``ModelRegistry`` calls monitoring makes, over one model folder."""
-
-    def __init__(self, folder: Path, version: str = "3"):
-        self.folder, self.version = folder, version
-
-    def production_version(self) -> str:
-        return self.version
-
-    def checkout(self, version: str) -> Path:
-        assert version == self.version
-        return self.folder

@@ -1,18 +1,30 @@
-"""Snapshot of the code location's shape: assets, groups, kinds, lineage, checks, jobs, schedules, sensors.
+"""Snapshot of the code location's shape: assets, groups, kinds, lineage, checks, jobs with what they
+select, schedules and sensors with what they target.
 
-A change to the graph shows up here as a readable diff. Refresh after an intended change with
-``UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/test_definitions_snapshot.py``.
+A change to the graph shows up here as a readable diff (syrupy). Refresh after an intended change with
+``.venv/bin/pytest tests/test_definitions_snapshot.py --snapshot-update`` and review the diff.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import dagster as dg
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
 
-SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
+
+def _names(keys) -> list[str]:
+    return sorted(key.to_user_string() for key in keys)
+
+
+def _job_shape(job: dg.JobDefinition) -> dict:
+    layer = job.asset_layer
+    return {
+        "assets": _names(layer.selected_asset_keys),
+        "checks": sorted(
+            f"{key.asset_key.to_user_string()}:{key.name}" for key in layer.asset_graph.asset_check_keys
+        ),
+        "ops": sorted(job.graph.node_names()),
+    }
 
 
 def definitions_shape(defs: dg.Definitions) -> dict:
@@ -23,7 +35,7 @@ def definitions_shape(defs: dg.Definitions) -> dict:
         assets[key.to_user_string()] = {
             "group": node.group_name,
             "kinds": sorted(node.kinds),
-            "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "upstream": _names(node.parent_keys),
             "checks": sorted(check.name for check in node.check_keys),
         }
     blocking = sorted(
@@ -35,31 +47,55 @@ def definitions_shape(defs: dg.Definitions) -> dict:
     return {
         "assets": assets,
         "blocking_checks": blocking,
-        "jobs": sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")),
-        "schedules": {
-            s.name: [s.cron_schedule, s.job_name, s.default_status.value] for s in defs.schedules or []
+        "jobs": {
+            job.name: _job_shape(job) for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
         },
-        "sensors": {s.name: s.default_status.value for s in defs.sensors or []},
+        "schedules": {
+            s.name: {
+                "cron": s.cron_schedule,
+                "timezone": s.execution_timezone,
+                "target": s.job_name,
+                "status": s.default_status.value,
+            }
+            for s in defs.schedules or []
+        },
+        "sensors": {
+            s.name: {
+                "targets": sorted(target.job_name for target in s.targets),
+                "status": s.default_status.value,
+                "minimum_interval_seconds": s.minimum_interval_seconds,
+            }
+            for s in defs.sensors or []
+        },
     }
 
 
-def test_definitions_match_snapshot():
+@pytest.fixture
+def shape() -> dict:
     from lakehouse_ml.definitions import defs
 
-    shape = definitions_shape(defs)
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOT.write_text(json.dumps(shape, indent=2, sort_keys=True) + "\n")
-    assert shape == json.loads(SNAPSHOT.read_text())
+    return definitions_shape(defs)
 
 
-def test_names_users_rely_on_are_present():
-    shape = json.loads(SNAPSHOT.read_text())
+def test_definitions_match_snapshot(shape, snapshot):
+    assert shape == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_names_users_rely_on_are_present(shape):
     gold_and_model = {"fct_customer_features", "fct_churn_labels", "churn_model", "model_version"}
     assert gold_and_model <= shape["assets"].keys()
     assert "model_version:model_beats_champion" in shape["blocking_checks"]
-    assert shape["schedules"]["weekly_model_retrain"] == ["0 2 * * 0", "retrain_churn_model", "RUNNING"]
-    assert shape["sensors"]["drift_retrain_sensor"] == "RUNNING"
-    assert "retrain_churn_model" in shape["jobs"]
+    weekly = shape["schedules"]["weekly_model_retrain"]
+    assert (weekly["cron"], weekly["target"], weekly["status"]) == (
+        "0 2 * * 0",
+        "retrain_churn_model",
+        "RUNNING",
+    )
+    assert shape["sensors"]["drift_retrain_sensor"]["targets"] == ["retrain_churn_model"]
+    assert shape["sensors"]["drift_retrain_sensor"]["status"] == "RUNNING"
+    retrain = shape["jobs"]["retrain_churn_model"]
+    assert {"churn_model", "model_version", "churn_predictor_deployment"} <= set(retrain["assets"])
+    assert "model_version:model_beats_champion" in retrain["checks"]
 
 
 def test_both_profiles_offer_the_same_resource_keys():

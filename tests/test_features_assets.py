@@ -40,9 +40,6 @@ def test_assets_apply_materialize_and_pass_the_consistency_check(lakehouse_home,
     assert online["rows"].value == len(gold)
     assert online["entities_written"].value == 8
     assert online["window_end"].value == SNAPSHOTS[-1].replace(tzinfo=UTC).timestamp()
-    assert online["rows_per_second"].value == pytest.approx(
-        online["entities_per_second"].value * len(gold) / 8, rel=0.01
-    )
 
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == "online_offline_consistency"

@@ -34,8 +34,7 @@ DAY = date(2025, 1, 10)
 def _engine(home) -> DuckDBQueryEngine:
     return DuckDBQueryEngine(
         warehouse_path=str(home / "warehouse.duckdb"),
-        iceberg_catalog_uri=f"sqlite:///{home / 'iceberg' / 'catalog.db'}",
-        iceberg_warehouse=f"file://{home / 'iceberg' / 'warehouse'}",
+        iceberg_dir=str(home / "iceberg"),
     )
 
 

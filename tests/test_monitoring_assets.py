@@ -16,9 +16,9 @@ from lakehouse_ml.assets.monitoring.performance import model_performance_metrics
 from lakehouse_ml.assets.monitoring.prediction_drift import prediction_drift_report
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import DuckDBWarehouse
 from tests.monitoring_fixtures import (
-    StubRegistry,
     churn_outcome,
     order_frame,
     orders_after,
@@ -45,7 +45,14 @@ def build_world(home, *, basket=1.0, concept=False, age_days=0):
         + orders_after(current, churn_outcome(current, seed=13, flipped=concept), "c")
     )
     write_warehouse(home, orders, pd.concat([training.drop(columns="churned"), reference, current, latest]))
-    return StubRegistry(write_model(home / "model", training, eval_end=REF_DAY))
+    registry = empty_registry(home)
+    opened = registry.open()
+    opened.promote(opened.register(write_model(home / "model", training, eval_end=REF_DAY), {}), "production")
+    return registry
+
+
+def empty_registry(home) -> ModelRegistryResource:
+    return ModelRegistryResource(registry_dir=str(home / "registry"), remote_url=str(home / "dvc-remote"))
 
 
 def resources(home, registry):
@@ -152,13 +159,8 @@ def test_actuals_then_performance_floor(lakehouse_home):
 
 def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):
     build_world(lakehouse_home)
-
-    class Empty(StubRegistry):
-        def production_version(self):
-            return None
-
     with pytest.raises(dg.Failure, match="no production model"):
         dg.materialize(
             [feature_drift_report],
-            resources=resources(lakehouse_home, Empty(lakehouse_home / "model")),
+            resources=resources(lakehouse_home, empty_registry(lakehouse_home / "other")),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import dagster as dg
 
 from lakehouse_ml.cli import build_parser
@@ -35,7 +37,12 @@ def test_summary_lists_materialized_assets_with_their_key_figures():
     ]
 
 
-def test_cli_knows_every_subcommand():
+def test_each_subcommand_dispatches_to_its_own_module():
     parser = build_parser()
-    for command in (["run"], ["simulate", "--days", "3"], ["serve", "status"]):
-        assert callable(parser.parse_args(command).handler)
+    for argv, module_name in (
+        (["run"], "lakehouse_ml.run_command"),
+        (["simulate", "--days", "3"], "lakehouse_ml.simulator.command"),
+        (["serve", "status"], "lakehouse_ml.serving.command"),
+    ):
+        assert parser.parse_args(argv).handler is import_module(module_name).run
+    assert parser.parse_args(["simulate", "--days", "3"]).days == 3

@@ -15,10 +15,11 @@ from lakehouse_ml.serving.traffic import TrafficSplit
 
 
 @pytest.mark.parametrize("percent", [0, 1, 10, 33, 50, 90, 100])
-def test_traffic_split_matches_the_percentage_over_10k_requests(percent):
+def test_traffic_split_sends_exactly_the_percentage_of_every_100_requests(percent):
     split = TrafficSplit(percent)
-    share = sum(split.to_canary() for _ in range(10_000)) / 100
-    assert abs(share - percent) <= 2
+    decisions = [split.to_canary() for _ in range(10_000)]
+    assert sum(decisions) == percent * 100
+    assert {sum(decisions[start : start + 100]) for start in range(0, 10_000, 100)} == {percent}
 
 
 def test_traffic_split_rejects_bad_percentages():

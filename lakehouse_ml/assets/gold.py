@@ -3,17 +3,16 @@
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.resources.iceberg import IcebergCatalog
-from lakehouse_ml.resources.warehouse import ENGINES, build_dbt_project, dbt_executable
-from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint
+from lakehouse_ml.resources.warehouse import ENGINES, VenvDbtProjectPreparer, build_dbt_project
+from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
 
 PROFILE = Settings.from_env().profile
 ENGINE = ENGINES[PROFILE]
@@ -21,12 +20,12 @@ ENGINE = ENGINES[PROFILE]
 dbt_project = build_dbt_project(PROFILE)
 GOLD_MODELS = ("fct_customer_features", "fct_churn_labels")
 DEFAULT_VARS = yaml.safe_load((dbt_project.project_dir / "dbt_project.yml").read_text())["vars"]
-# dagster-dbt's preparer runs `dbt` from PATH; `.venv/bin/dagster dev` does not put the venv's bin there.
-os.environ["PATH"] = os.pathsep.join([str(Path(dbt_executable()).parent), os.environ.get("PATH", "")])
-dbt_project.prepare_if_dev()
-if PROFILE == "local" and not dbt_project.manifest_path.exists():
-    # Fresh local checkout without `tasks.py setup`; prod never parses at load (the image ships the manifest).
-    dbt_project.preparer.prepare(dbt_project)
+VenvDbtProjectPreparer().prepare_if_dev(dbt_project)
+if not dbt_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"{dbt_project.manifest_path} is missing: run `python3 tasks.py setup` (or `dagster dev`, which "
+        "parses the dbt project); prod images ship it"
+    )
 
 
 class LakehouseDbtTranslator(DagsterDbtTranslator):
@@ -51,7 +50,7 @@ class LakehouseDbtTranslator(DagsterDbtTranslator):
 class DbtBuildConfig(dg.Config):
     as_of: str = ""
     """Pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the latest order day."""
-    label_horizon_days: int = DEFAULT_VARS["label_horizon_days"]
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     snapshot_interval_days: int = DEFAULT_VARS["snapshot_interval_days"]
 
 
@@ -108,10 +107,10 @@ def publish_gold(model: str, iceberg: IcebergCatalog) -> dict[str, dg.MetadataVa
     """Prod: write the gold model's Iceberg table to ``<LAKEHOUSE_GOLD_URI>/<model>.parquet``."""
     from lakehouse_ml.ingest.warehouse import publish_gold_parquet
 
-    gold_uri = os.environ.get("LAKEHOUSE_GOLD_URI")
-    if not gold_uri:
-        raise dg.Failure("LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod")
-    uri, rows = publish_gold_parquet(iceberg.catalog(), model, gold_uri, s3_endpoint())
+    settings = Settings.from_env()
+    if not settings.gold_uri:
+        raise dg.Failure(GOLD_URI_REQUIRED)
+    uri, rows = publish_gold_parquet(iceberg.catalog(), model, settings.gold_uri, settings.s3_endpoint)
     return {"dagster/row_count": dg.MetadataValue.int(rows), "parquet": dg.MetadataValue.url(uri)}
 
 

@@ -5,11 +5,11 @@ materializing every asset never rolls anything back.
 """
 
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
 from lakehouse_ml.predictions.batch import active_customers_sql
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.serving import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
@@ -20,19 +20,6 @@ STABLE_STAGE = "production"
 CANARY_STAGE = "staging"
 ROLLED_BACK_STAGE = "rolled_back"
 GATE_CHECK = dg.AssetCheckKey(dg.AssetKey("model_version"), "model_beats_champion")
-
-
-def open_registry(model_registry: Any):
-    return model_registry.open() if hasattr(model_registry, "open") else model_registry
-
-
-def expected_model_hash(registry: Any, version: str, folder: Path) -> str:
-    """The registry's sha256 of ``model.joblib`` if it records one, else that of its checked-out copy."""
-    from lakehouse_ml.serving.artifact import MODEL_FILE, sha256_of
-
-    if hasattr(registry, "model_sha256"):
-        return str(registry.model_sha256(version))
-    return sha256_of(folder / MODEL_FILE)
 
 
 def gate_refusal(instance: dg.DagsterInstance, version: str) -> str | None:
@@ -70,7 +57,7 @@ def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
 def churn_predictor_deployment(
     context: dg.AssetExecutionContext,
     model_version: str,
-    model_registry: dg.ResourceParam[Any],
+    model_registry: ModelRegistryResource,
     model_server: ModelServing,
     warehouse: Warehouse,
 ) -> dg.MaterializeResult:
@@ -82,7 +69,7 @@ def churn_predictor_deployment(
     traffic, and a version that fails leaves the old one serving. A version that was rolled back is
     not deployed again.
     """
-    registry = open_registry(model_registry)
+    registry = model_registry.open()
     version = str(model_version)
     refusal = gate_refusal(context.instance, version)
     if refusal:
@@ -94,9 +81,7 @@ def churn_predictor_deployment(
     smoke = (
         warehouse.query(active_customers_sql(GOLD_SCHEMA))["customer_id"].astype(str).head(SMOKE_CUSTOMERS)
     )
-    outcome = model_server.deploy(
-        version, folder, expected_model_hash(registry, version, folder), list(smoke)
-    )
+    outcome = model_server.deploy(version, folder, registry.model_sha256(version), list(smoke))
     registry.promote(version, STABLE_STAGE if outcome["role"] == "stable" else CANARY_STAGE)
     context.log.info(f"deployed {version} as {outcome['role']}: {outcome}")
     return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
@@ -104,23 +89,23 @@ def churn_predictor_deployment(
 
 @dg.op
 def promote_canary_op(
-    context: dg.OpExecutionContext, model_registry: dg.ResourceParam[Any], model_server: ModelServing
+    context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):
     """Move the canary to 100% of traffic and mark it as the production version in the registry."""
     outcome = model_server.promote()
-    open_registry(model_registry).promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
+    model_registry.open().promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
     context.log.info(f"promoted: {outcome}")
     return outcome
 
 
 @dg.op
 def rollback_canary_op(
-    context: dg.OpExecutionContext, model_registry: dg.ResourceParam[Any], model_server: ModelServing
+    context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):
     """Remove the canary; the stable version takes all traffic again. The registry records the removed
     version as ``rolled_back`` so the deployment asset does not bring it back."""
     outcome = model_server.rollback()
-    open_registry(model_registry).promote(outcome["removed"], ROLLED_BACK_STAGE)
+    model_registry.open().promote(outcome["removed"], ROLLED_BACK_STAGE)
     context.log.info(f"rolled back: {outcome}")
     return outcome
 

@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.resources.kfp import TrainingPipelineRunner
 
 GROUP = "training"
@@ -19,7 +20,7 @@ class ChurnTrainingConfig(dg.Config):
     days at least ``label_horizon_days`` earlier (match dbt's ``label_horizon_days``)."""
 
     feature_source: str = "feast"
-    label_horizon_days: int = 90
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     train_snapshots: int = 12
     eval_snapshots: int = 2
     max_training_rows: int = 200_000
@@ -39,22 +40,17 @@ def churn_model(
     clear message instead of inside a pipeline run.
     """
     from lakehouse_ml.registry.lineage import build_lineage
-    from lakehouse_ml.training.dataset import FEATURE_SOURCES, SplitConfig, preflight
+    from lakehouse_ml.training.dataset import FEATURE_SOURCES, preflight, split_config
     from lakehouse_ml.training.pipeline import PipelineArguments
     from lakehouse_ml.training.split import TrainingDataError
 
     if config.feature_source not in FEATURE_SOURCES:
         raise dg.Failure(f"feature_source must be one of {FEATURE_SOURCES}, got {config.feature_source!r}")
     arguments = PipelineArguments(**config.model_dump())
-    split_config = SplitConfig(
-        arguments.label_horizon_days,
-        arguments.train_snapshots,
-        arguments.eval_snapshots,
-        arguments.max_training_rows,
-        arguments.seed,
-    )
     try:
-        plan = preflight(training_pipeline.gold_uri, split_config, training_pipeline.storage_options)
+        plan = preflight(
+            training_pipeline.gold_uri, split_config(arguments), training_pipeline.storage_options
+        )
     except TrainingDataError as err:
         raise dg.Failure(f"training data check failed, no pipeline launched: {err}") from err
     context.log.info(f"training plan: {plan}")

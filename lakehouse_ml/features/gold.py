@@ -7,14 +7,13 @@ every apply (the asset and the ``feast`` CLI) and names the offending columns.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint, s3_filesystem
+from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
+from lakehouse_ml.storage import s3_filesystem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,19 +57,20 @@ def gold_source(settings: Settings) -> GoldSource:
     """The gold feature table: local Parquet under $LAKEHOUSE_HOME/gold, in prod under LAKEHOUSE_GOLD_URI."""
     if settings.profile == "local":
         return GoldSource(str(settings.gold_dir / f"{GOLD_TABLE}.parquet"))
-    base = os.environ.get("LAKEHOUSE_GOLD_URI")
-    if not base:
-        raise FeatureDefinitionError("LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod")
-    return GoldSource(f"{base.rstrip('/')}/{GOLD_TABLE}.parquet", s3_endpoint())
+    return prod_gold_source(settings.gold_uri, settings.s3_endpoint)
+
+
+def prod_gold_source(gold_uri: str | None, s3_endpoint: str | None) -> GoldSource:
+    if not gold_uri:
+        raise FeatureDefinitionError(GOLD_URI_REQUIRED)
+    return GoldSource(f"{gold_uri.rstrip('/')}/{GOLD_TABLE}.parquet", s3_endpoint)
 
 
 def cli_gold_source() -> GoldSource:
     """The gold source as the ``feast`` CLI sees it (relative LAKEHOUSE_HOME: from the project root)."""
     from lakehouse_ml.features.feast_plugins import default_feast_dir
 
-    env = dict(os.environ)
-    env["LAKEHOUSE_HOME"] = str(default_feast_dir().parent)
-    return gold_source(Settings.from_env(env))
+    return gold_source(Settings.from_env({"LAKEHOUSE_HOME": str(default_feast_dir().parent)}))
 
 
 def read_gold_schema(source: GoldSource) -> pa.Schema:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+
 DATA_DRIFT = "data_drift"
 PREDICTION_DRIFT = "prediction_drift"
 CONCEPT_DRIFT = "concept_drift"
@@ -42,7 +44,7 @@ class TriggerPolicy:
     sample_size: int = 50_000
     sample_seed: int = 42
     performance_window_days: int = 7
-    label_horizon_days: int = 90
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     active_only: bool = True
 
     def __post_init__(self) -> None:

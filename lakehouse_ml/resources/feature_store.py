@@ -14,7 +14,6 @@ import dagster as dg
 
 from lakehouse_ml.features.gold import GOLD_TABLE, GoldSource
 from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint
 
 if TYPE_CHECKING:
     import feast
@@ -59,7 +58,9 @@ class ProdFeatureStore(FeatureStoreResource):
         return prod_store_config(self.registry_url, self.redis_url)
 
     def gold_source(self) -> GoldSource:
-        return GoldSource(f"{self.gold_uri.rstrip('/')}/{GOLD_TABLE}.parquet", self.s3_endpoint)
+        from lakehouse_ml.features.gold import prod_gold_source
+
+        return prod_gold_source(self.gold_uri, self.s3_endpoint)
 
 
 def local_feature_store(settings: Settings) -> LocalFeatureStore:
@@ -70,6 +71,6 @@ def prod_feature_store(settings: Settings) -> ProdFeatureStore:
     return ProdFeatureStore(
         registry_url=dg.EnvVar("LAKEHOUSE_FEAST_REGISTRY_URL"),
         redis_url=dg.EnvVar("LAKEHOUSE_REDIS_URL"),
-        gold_uri=dg.EnvVar("LAKEHOUSE_GOLD_URI"),
-        s3_endpoint=s3_endpoint(),
+        gold_uri=settings.gold_uri or "",
+        s3_endpoint=settings.s3_endpoint,
     )

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.predictions.catalog import CATALOG_NAME, local_catalog
 from lakehouse_ml.resources.env import optional_env
-from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint
-
-CATALOG_NAME = "lakehouse"  # stored with every table: always open the catalog under this name
-POLARIS_SCOPE = "PRINCIPAL_ROLE:ALL"  # pyiceberg's default scope "catalog" grants a Polaris principal nothing
+from lakehouse_ml.settings import POLARIS_SCOPE, Settings
 
 
 class IcebergCatalog(dg.ConfigurableResource):
@@ -37,13 +33,7 @@ class LocalIcebergCatalog(IcebergCatalog):
     iceberg_dir: str
 
     def catalog(self):
-        from pyiceberg.catalog.sql import SqlCatalog
-
-        root = Path(self.iceberg_dir)
-        (root / "warehouse").mkdir(parents=True, exist_ok=True)
-        return SqlCatalog(
-            CATALOG_NAME, uri=f"sqlite:///{root / 'catalog.db'}", warehouse=(root / "warehouse").as_uri()
-        )
+        return local_catalog(Path(self.iceberg_dir))
 
 
 class RestIcebergCatalog(IcebergCatalog):
@@ -76,8 +66,8 @@ def local_iceberg(settings: Settings) -> LocalIcebergCatalog:
 def prod_iceberg(settings: Settings) -> RestIcebergCatalog:
     return RestIcebergCatalog(
         uri=dg.EnvVar("LAKEHOUSE_ICEBERG_REST_URI"),
-        warehouse=os.environ.get("LAKEHOUSE_ICEBERG_WAREHOUSE"),
-        scope=os.environ.get("LAKEHOUSE_ICEBERG_SCOPE") or POLARIS_SCOPE,
+        warehouse=settings.iceberg_warehouse,
+        scope=settings.iceberg_scope,
         **optional_env("credential", "LAKEHOUSE_ICEBERG_CREDENTIAL"),
-        s3_endpoint=s3_endpoint(),
+        s3_endpoint=settings.s3_endpoint,
     )

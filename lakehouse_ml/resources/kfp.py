@@ -3,14 +3,13 @@ through ``kfp.Client`` (prod). One interface: ``run(arguments) -> TrainingRun``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint, storage_options_for
+from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
+from lakehouse_ml.storage import storage_options_for
 
 if TYPE_CHECKING:
     from lakehouse_ml.training.pipeline import PipelineArguments, TrainingRun
@@ -53,6 +52,10 @@ class KfpClusterRunner(TrainingPipelineRunner):
     export_root: str
     timeout_seconds: int = 3600
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if not self.gold_uri:
+            raise dg.Failure(GOLD_URI_REQUIRED)
+
     def run(self, arguments: PipelineArguments) -> TrainingRun:
         from lakehouse_ml.training.runner import run_on_cluster
 
@@ -80,11 +83,11 @@ def local_training_runner(settings: Settings) -> LocalKfpRunner:
 
 def prod_training_runner(settings: Settings) -> KfpClusterRunner:
     return KfpClusterRunner(
-        lakehouse_home=os.environ.get("LAKEHOUSE_KFP_LAKEHOUSE_HOME", "/lakehouse"),
-        gold_uri=os.environ.get("LAKEHOUSE_GOLD_URI", "s3://lakehouse/gold"),
-        host=os.environ.get("LAKEHOUSE_KFP_HOST", "http://ml-pipeline.kubeflow.svc:8888"),
-        namespace=os.environ.get("LAKEHOUSE_KFP_NAMESPACE"),
-        pipeline_root=os.environ.get("LAKEHOUSE_KFP_PIPELINE_ROOT", "s3://lakehouse/kfp"),
-        export_root=os.environ.get("LAKEHOUSE_KFP_EXPORT_ROOT", "s3://lakehouse/kfp-exports"),
-        s3_endpoint=s3_endpoint(),
+        lakehouse_home=settings.kfp_lakehouse_home,
+        gold_uri=settings.gold_uri or "",
+        host=settings.kfp_host,
+        namespace=settings.kfp_namespace,
+        pipeline_root=settings.kfp_pipeline_root,
+        export_root=settings.kfp_export_root,
+        s3_endpoint=settings.s3_endpoint,
     )

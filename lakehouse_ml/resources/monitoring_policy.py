@@ -1,38 +1,38 @@
-"""Monitoring thresholds as configuration: one resource every monitoring asset and check reads."""
+"""Monitoring thresholds as configuration: one resource every monitoring asset and check reads.
+
+Its fields are generated from ``TriggerPolicy`` (the one definition of names, types and defaults), so a
+threshold added to the policy is configurable here without being written twice.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import dagster as dg
+from pydantic import create_model
 
 from lakehouse_ml.monitoring.policy import TriggerPolicy
 
-_DEFAULTS = TriggerPolicy()
+
+def _config_field(field: dataclasses.Field, annotation: object) -> tuple[object, object]:
+    """Dagster config has lists, not tuples: a ``tuple[str, ...]`` policy field becomes ``list[str]``."""
+    if typing.get_origin(annotation) is tuple:
+        return list[typing.get_args(annotation)[0]], list(field.default)
+    return annotation, field.default
 
 
-class MonitoringPolicy(dg.ConfigurableResource):
+_HINTS = typing.get_type_hints(TriggerPolicy)
+_PolicyFields = create_model(
+    "_PolicyFields",
+    __base__=dg.ConfigurableResource,
+    **{f.name: _config_field(f, _HINTS[f.name]) for f in dataclasses.fields(TriggerPolicy)},
+)
+
+
+class MonitoringPolicy(_PolicyFields):
     """The retraining trigger policy (docs/trigger-policy.md); override any threshold per deployment."""
 
-    column_drift_threshold: float = _DEFAULTS.column_drift_threshold
-    drift_share_threshold: float = _DEFAULTS.drift_share_threshold
-    feature_score_threshold: float = _DEFAULTS.feature_score_threshold
-    construct_drift_features: list[str] = list(_DEFAULTS.construct_drift_features)
-    prediction_score_threshold: float = _DEFAULTS.prediction_score_threshold
-    recent_window_days: int = _DEFAULTS.recent_window_days
-    new_customer_days: int = _DEFAULTS.new_customer_days
-    early_horizon_days: int = _DEFAULTS.early_horizon_days
-    early_offset_days: int = _DEFAULTS.early_offset_days
-    concept_z_threshold: float = _DEFAULTS.concept_z_threshold
-    concept_bands: int = _DEFAULTS.concept_bands
-    max_auc_drop: float = _DEFAULTS.max_auc_drop
-    accuracy_floor: float = _DEFAULTS.accuracy_floor
-    min_labelled_rows: int = _DEFAULTS.min_labelled_rows
-    sample_size: int = _DEFAULTS.sample_size
-    sample_seed: int = _DEFAULTS.sample_seed
-    performance_window_days: int = _DEFAULTS.performance_window_days
-    label_horizon_days: int = _DEFAULTS.label_horizon_days
-    active_only: bool = _DEFAULTS.active_only
-
     def policy(self) -> TriggerPolicy:
-        values = {name: getattr(self, name) for name in TriggerPolicy.__dataclass_fields__}
-        values["construct_drift_features"] = tuple(self.construct_drift_features)
-        return TriggerPolicy(**values)
+        values = self.model_dump()
+        return TriggerPolicy(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})

@@ -40,9 +40,7 @@ class QueryEngine(dg.ConfigurableResource):
 
 class DuckDBQueryEngine(QueryEngine):
     warehouse_path: str
-    iceberg_catalog_uri: str
-    iceberg_warehouse: str
-    iceberg_catalog_name: str = "lakehouse"
+    iceberg_dir: str
     predictions_table: str = "ml.churn_predictions"
 
     def query(self, sql: str) -> pd.DataFrame:
@@ -64,21 +62,19 @@ class DuckDBQueryEngine(QueryEngine):
             con.close()
 
     def _predictions_arrow(self):
-        from pyiceberg.catalog.sql import SqlCatalog
         from pyiceberg.exceptions import NoSuchTableError
 
+        from lakehouse_ml.predictions.catalog import catalog_db, local_catalog
+
+        database = catalog_db(Path(self.iceberg_dir))
         missing = ValueError(
-            f"Iceberg table {self.predictions_table} does not exist in catalog {self.iceberg_catalog_uri}; "
+            f"Iceberg table {self.predictions_table} does not exist in catalog {database}; "
             "materialize churn_predictions first"
         )
-        sqlite_path = self.iceberg_catalog_uri.removeprefix("sqlite:///")
-        if self.iceberg_catalog_uri.startswith("sqlite:///") and not Path(sqlite_path).exists():
+        if not database.exists():
             raise missing
-        catalog = SqlCatalog(
-            self.iceberg_catalog_name, uri=self.iceberg_catalog_uri, warehouse=self.iceberg_warehouse
-        )
         try:
-            table = catalog.load_table(self.predictions_table)
+            table = local_catalog(Path(self.iceberg_dir)).load_table(self.predictions_table)
         except NoSuchTableError as err:
             raise missing from err
         return table.scan().to_arrow()
@@ -128,8 +124,7 @@ class TrinoQueryEngine(QueryEngine):
 def local_query_engine(settings: Settings) -> DuckDBQueryEngine:
     return DuckDBQueryEngine(
         warehouse_path=str(settings.warehouse_path),
-        iceberg_catalog_uri=f"sqlite:///{settings.iceberg_dir / 'catalog.db'}",
-        iceberg_warehouse=(settings.iceberg_dir / "warehouse").as_uri(),
+        iceberg_dir=str(settings.iceberg_dir),
     )
 
 

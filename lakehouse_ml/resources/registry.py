@@ -3,13 +3,11 @@ local folder (local) or an S3 bucket with a configurable endpoint (prod)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint
 
 if TYPE_CHECKING:
     from lakehouse_ml.registry import ModelRegistry
@@ -38,6 +36,6 @@ def local_model_registry(settings: Settings) -> ModelRegistryResource:
 def prod_model_registry(settings: Settings) -> ModelRegistryResource:
     return ModelRegistryResource(
         registry_dir=str(settings.registry_dir),
-        remote_url=os.environ.get("LAKEHOUSE_DVC_REMOTE_URL", "s3://lakehouse/dvc-remote"),
-        endpoint_url=s3_endpoint(),
+        remote_url=settings.dvc_remote_url,
+        endpoint_url=settings.s3_endpoint,
     )

@@ -6,16 +6,15 @@ and ``predict_url``; they return plain dicts the assets put into metadata.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
 from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
-from lakehouse_ml.serving.manifest import SECRET_NAME, SPOOL_CLAIM, SPOOL_MOUNT
+from lakehouse_ml.serving.manifest import SECRET_NAME, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import s3_endpoint, s3_filesystem
+from lakehouse_ml.storage import s3_filesystem
 
 STABLE_ANNOTATION = "lakehouse-ml/stable-version"
 STABLE_URI_ANNOTATION = "lakehouse-ml/stable-storage-uri"
@@ -271,13 +270,11 @@ def local_serving(settings: Settings) -> LocalModelServing:
 
 def prod_serving(settings: Settings) -> KServeModelServing:
     return KServeModelServing(
-        namespace=os.environ.get("LAKEHOUSE_KSERVE_NAMESPACE", "lakehouse-ml"),
-        image=os.environ.get("LAKEHOUSE_IMAGE", "lakehouse-ml:latest"),
-        model_store_uri=os.environ.get(
-            "LAKEHOUSE_MODEL_STORE_URI", "s3://lakehouse-ml/models/churn-predictor"
-        ),
-        service_account=os.environ.get("LAKEHOUSE_KSERVE_SERVICE_ACCOUNT"),
-        s3_endpoint=s3_endpoint(),
+        namespace=settings.kserve_namespace,
+        image=settings.image,
+        model_store_uri=settings.model_store_uri,
+        service_account=settings.kserve_service_account,
+        s3_endpoint=settings.s3_endpoint,
         # Run pods always mount SPOOL_CLAIM (deploy/helm/values.yaml); set the variable empty to log nothing.
-        spool_claim=os.environ.get("LAKEHOUSE_PREDICTION_SPOOL_CLAIM", SPOOL_CLAIM) or None,
+        spool_claim=settings.prediction_spool_claim or None,
     )

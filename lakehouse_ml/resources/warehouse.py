@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 from packaging.version import Version
 
 from lakehouse_ml.ingest import warehouse as backend
@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 DBT_PROJECT_DIR = project_root() / "dbt_project"
 GOLD_SCHEMA = "gold"
 ENGINES = {"local": "duckdb", "prod": "trino"}
+
+
+class VenvDbtProjectPreparer(DagsterDbtProjectPreparer):
+    """Parses with the dbt next to this interpreter (dagster-dbt's own preparer runs ``dbt`` from PATH)."""
+
+    def prepare(self, project: DbtProject) -> None:
+        parse = OfflineDbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+        parse.cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
 def build_dbt_project(profile: str) -> DbtProject:

@@ -6,12 +6,12 @@ happens in plain, tested modules. Every component records the seconds spent comp
 imports, so process and artifact-passing overhead can be told apart from the work.
 """
 
-import os
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-TRAINING_IMAGE = os.environ.get("LAKEHOUSE_IMAGE", "lakehouse-ml:latest")
+from lakehouse_ml.settings import Settings
+
+TRAINING_IMAGE = Settings.from_env().image
 
 
 @dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
@@ -38,7 +38,13 @@ def build_training_set(
         import feast  # noqa: F401  (its import is process overhead, not work)
 
     start = time.perf_counter()
-    config = SplitConfig(label_horizon_days, train_snapshots, eval_snapshots, max_training_rows, seed)
+    config = SplitConfig(
+        label_horizon_days=label_horizon_days,
+        train_snapshots=train_snapshots,
+        eval_snapshots=eval_snapshots,
+        max_training_rows=max_training_rows,
+        seed=seed,
+    )
     data = build_training_data(
         Path(lakehouse_home), gold_uri or f"{lakehouse_home}/gold", feature_source, config
     )

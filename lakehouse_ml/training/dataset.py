@@ -8,12 +8,12 @@ a Feast repo, from the gold ``fct_customer_features`` Parquet joined on the same
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.storage import storage_options_for
 from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
 
@@ -26,11 +26,16 @@ MIN_EVAL_ROWS = 50
 
 @dataclass(frozen=True)
 class SplitConfig:
-    label_horizon_days: int = 90
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     train_snapshots: int = 12
     eval_snapshots: int = 2
     max_training_rows: int = 200_000
     seed: int = 0
+
+
+def split_config(arguments: object) -> SplitConfig:
+    """The split fields of pipeline arguments (or any object with the same attribute names)."""
+    return SplitConfig(**{name: getattr(arguments, name) for name in SplitConfig.__dataclass_fields__})
 
 
 @dataclass
@@ -130,7 +135,7 @@ def feast_join(home: Path, entities: pd.DataFrame) -> tuple[pd.DataFrame, list[s
     from lakehouse_ml.features.training_set import build_training_set
     from lakehouse_ml.settings import Settings
 
-    store = feature_store(Settings.from_env({**os.environ, "LAKEHOUSE_HOME": str(home)}))
+    store = feature_store(Settings.from_env({"LAKEHOUSE_HOME": str(home)}))
     joined = build_training_set(store, entities)
     return joined, list(FEATURE_NAMES), FEATURE_SERVICE
 

@@ -10,6 +10,7 @@ from typing import NamedTuple
 from kfp import compiler, dsl
 from kfp.dsl import Metrics, Model
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.training import components
 
 PIPELINE_NAME = "churn-training"
@@ -25,7 +26,7 @@ def churn_training_pipeline(
     lakehouse_home: str,
     gold_uri: str = "",
     feature_source: str = "feast",
-    label_horizon_days: int = 90,
+    label_horizon_days: int = LABEL_HORIZON_DAYS,
     train_snapshots: int = 12,
     eval_snapshots: int = 2,
     max_training_rows: int = 200_000,
@@ -68,7 +69,7 @@ class PipelineArguments:
     """Parameters of one run (everything but where the data lives)."""
 
     feature_source: str = "feast"
-    label_horizon_days: int = 90
+    label_horizon_days: int = LABEL_HORIZON_DAYS
     train_snapshots: int = 12
     eval_snapshots: int = 2
     max_training_rows: int = 200_000

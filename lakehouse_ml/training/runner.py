@@ -123,17 +123,12 @@ def train_in_process(lakehouse_home: Path, gold_uri: str, arguments: PipelineArg
 
     Returns the model folder's metadata (``out`` holds the same files a pipeline run produces).
     """
-    from lakehouse_ml.training.dataset import SplitConfig, build_training_data
+    from lakehouse_ml.training.dataset import build_training_data, split_config
     from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
 
-    config = SplitConfig(
-        arguments.label_horizon_days,
-        arguments.train_snapshots,
-        arguments.eval_snapshots,
-        arguments.max_training_rows,
-        arguments.seed,
+    data = build_training_data(
+        Path(lakehouse_home), gold_uri, arguments.feature_source, split_config(arguments)
     )
-    data = build_training_data(Path(lakehouse_home), gold_uri, arguments.feature_source, config)
     candidates = [
         tune(family, data.train, data.feature_names, data.categorical_features, arguments.seed)
         for family in FAMILIES

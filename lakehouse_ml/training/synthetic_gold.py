@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+
 SEGMENTS = np.array(["new", "active", "loyal", "at_risk", "dormant"])
 
 
 def synthetic_gold(
-    customers: int, snapshots: int, horizon_days: int = 90, seed: int = 0
+    customers: int, snapshots: int, horizon_days: int = LABEL_HORIZON_DAYS, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     days = pd.date_range("2020-01-05", periods=snapshots, freq="7D", tz="UTC")
@@ -64,7 +66,7 @@ def synthetic_gold(
 
 
 def write_synthetic_gold(
-    gold_dir: Path, customers: int, snapshots: int = 40, horizon_days: int = 90, seed: int = 0
+    gold_dir: Path, customers: int, snapshots: int = 40, horizon_days: int = LABEL_HORIZON_DAYS, seed: int = 0
 ) -> Path:
     gold_dir = Path(gold_dir)
     gold_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import dagster as dg
 
 from lakehouse_ml.monitoring.policy import Verdict
 from lakehouse_ml.monitoring.results import write_result
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,10 +30,10 @@ def report_path(kind: str, as_of: date, version: str) -> Path:
     return _reports_dir() / kind / f"{as_of.isoformat()}_{version}_{stamp}.html"
 
 
-def production_model(model_registry) -> "MonitoredModel":
+def production_model(model_registry: ModelRegistryResource) -> "MonitoredModel":
     from lakehouse_ml.monitoring.model import MonitoredModel
 
-    registry = model_registry.open() if hasattr(model_registry, "open") else model_registry
+    registry = model_registry.open()
     version = registry.production_version()
     if version is None:
         raise dg.Failure("no production model in the registry: deploy a model before monitoring it")

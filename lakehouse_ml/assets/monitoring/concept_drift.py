@@ -1,7 +1,5 @@
 """``concept_drift_report``: concept drift measured on early outcomes."""
 
-from typing import Any
-
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring import common
@@ -9,6 +7,7 @@ from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.policy import Verdict, concept_drift_verdict
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import Warehouse
 
 
@@ -22,7 +21,7 @@ def concept_drift_report(
     context: dg.AssetExecutionContext,
     query_engine: QueryEngine,
     warehouse: Warehouse,
-    model_registry: dg.ResourceParam[Any],
+    model_registry: ModelRegistryResource,
     monitoring_policy: MonitoringPolicy,
 ):
     """Concept drift from outcomes: the production model's ROC AUC against the early outcome (no order

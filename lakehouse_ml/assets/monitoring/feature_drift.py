@@ -1,7 +1,6 @@
 """``feature_drift_report``: Evidently data drift of the production model's features."""
 
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
@@ -9,6 +8,7 @@ from lakehouse_ml.assets.monitoring import common
 from lakehouse_ml.monitoring.policy import Verdict, data_drift_verdict
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import Warehouse
 
 
@@ -25,7 +25,7 @@ def feature_drift_report(
     context: dg.AssetExecutionContext,
     query_engine: QueryEngine,
     warehouse: Warehouse,
-    model_registry: dg.ResourceParam[Any],
+    model_registry: ModelRegistryResource,
     monitoring_policy: MonitoringPolicy,
 ):
     """Evidently data drift of the production model's features, as three comparisons:

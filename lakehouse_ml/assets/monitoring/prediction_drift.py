@@ -1,7 +1,5 @@
 """``prediction_drift_report``: Evidently drift of the production model's churn scores."""
 
-from typing import Any
-
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring import common
@@ -9,6 +7,7 @@ from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.policy import prediction_drift_verdict
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import Warehouse
 
 
@@ -22,7 +21,7 @@ def prediction_drift_report(
     context: dg.AssetExecutionContext,
     query_engine: QueryEngine,
     warehouse: Warehouse,
-    model_registry: dg.ResourceParam[Any],
+    model_registry: ModelRegistryResource,
     monitoring_policy: MonitoringPolicy,
 ):
     """Evidently drift of the churn-probability distribution: the production model's scores on its
