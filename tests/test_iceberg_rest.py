@@ -35,7 +35,7 @@ def test_polaris_scope_is_the_default_and_no_credential_is_required(rest_env, mo
 def test_scope_and_credential_come_from_the_environment(rest_env, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_ICEBERG_SCOPE", "PRINCIPAL_ROLE:ml_writer")
     monkeypatch.setenv("LAKEHOUSE_ICEBERG_CREDENTIAL", "client:secret")
-    resource = prod_iceberg(rest_env)
+    resource = prod_iceberg(Settings.from_env({"LAKEHOUSE_PROFILE": "prod"}))
     assert resource.credential == dg.EnvVar("LAKEHOUSE_ICEBERG_CREDENTIAL")
     sent = properties_sent(monkeypatch, resource)
     assert (sent["scope"], sent["credential"]) == ("PRINCIPAL_ROLE:ml_writer", "client:secret")
