@@ -274,15 +274,15 @@ def onnx_session(model: bytes):
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def onnx_feeds(session, columns: list[list]) -> dict[str, np.ndarray]:
-    """Model inputs from one value list per input, in the session's input order."""
+def onnx_feeds(session, columns: dict[str, list]) -> dict[str, np.ndarray]:
+    """Model inputs from one value list per feature name."""
     return {
-        spec.name: np.asarray(values, dtype=INPUT_DTYPES[spec.type]).reshape(-1, 1)
-        for spec, values in zip(session.get_inputs(), columns, strict=True)
+        spec.name: np.asarray(columns[spec.name], dtype=INPUT_DTYPES[spec.type]).reshape(-1, 1)
+        for spec in session.get_inputs()
     }
 
 
-def onnx_probabilities(session, columns: list[list]) -> np.ndarray:
+def onnx_probabilities(session, columns: dict[str, list]) -> np.ndarray:
     return session.run([PROBABILITY_OUTPUT], onnx_feeds(session, columns))[0][:, 1]
 
 
@@ -291,7 +291,7 @@ def check_parity(
 ) -> Parity:
     """Compare the compiled model with ``pipeline.predict_proba`` on every row of ``frame``."""
     expected = pipeline.predict_proba(frame[feature_names])[:, 1]
-    got = onnx_probabilities(session, [frame[name].tolist() for name in feature_names])
+    got = onnx_probabilities(session, {name: frame[name].tolist() for name in feature_names})
     return Parity(
         dataset=dataset,
         rows=len(frame),

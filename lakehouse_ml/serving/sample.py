@@ -1,7 +1,8 @@
 """A tiny synthetic model folder and Feast repository, for smoke tests and benchmarks of the server.
 
 Both follow the real contracts (docs/ARCHITECTURE.md): the model folder holds ``model.joblib``
-(a fitted scikit-learn Pipeline) and ``metadata.json`` with ordered ``feature_names``; the Feast
+(a fitted scikit-learn Pipeline), ``metadata.json`` with ordered ``feature_names`` and, compiled as
+at registration, ``model.onnx`` with ``compiled.json``; the Feast
 repository has entity ``customer``, feature view ``customer_features`` and service ``churn_v1``
 with a sqlite online store.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lakehouse_ml.features.store import CATEGORICAL_FEATURES, FEATURE_NAMES
+from lakehouse_ml.serving.onnx_compile import compile_model_folder
 
 NUMERIC_FEATURES = [name for name in FEATURE_NAMES if name not in CATEGORICAL_FEATURES]
 SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
@@ -94,6 +96,7 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
         churned=churned, event_timestamp=datetime(2026, 1, 1, tzinfo=UTC)
     )
     training_set.to_parquet(folder / "training_set.parquet")
+    compile_model_folder(folder, "training_set.parquet")  # as registration does
     return folder
 
 
