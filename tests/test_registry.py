@@ -11,6 +11,7 @@ import pytest
 
 from lakehouse_ml.registry import ModelRegistry, RegistryError
 from lakehouse_ml.registry.gate import check_candidate
+from lakehouse_ml.registry.lineage import file_sha256
 from lakehouse_ml.registry.model_registry import Remote
 from lakehouse_ml.training.dataset import SplitConfig, build_training_data
 from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
@@ -81,6 +82,31 @@ def test_register_commits_tags_and_pushes_like_a_dvc_user(
     assert any((lakehouse_home / "dvc-remote").rglob("*")), "dvc push left the remote empty"
     with pytest.raises(RegistryError, match="unknown model version"):
         registry.metrics("v9")
+    serving = registry.serving("v1")
+    assert serving["runtime"] == "onnxruntime" and serving["parity"]["dataset"] == "evaluation_set.parquet"
+    assert serving["parity"]["max_abs_diff"] <= 1e-6 and serving["parity"]["label_mismatches"] == 0
+    folder = registry.checkout("v1")
+    assert file_sha256(folder / "model.onnx") == serving["onnx_sha256"]
+    assert json.loads((folder / "compiled.json").read_text()) == serving
+    assert not (good_model / "model.onnx").exists(), "registration compiles a copy, not the caller's folder"
+
+
+def test_a_version_whose_compiled_model_disagrees_is_refused(
+    registry: ModelRegistry, good_model: Path, weak_model: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import joblib
+
+    from lakehouse_ml.serving import onnx_compile
+
+    registry.register(good_model, LINEAGE)
+    other = joblib.load(weak_model / "model.joblib")  # a real compiled model, of another pipeline
+    real = onnx_compile.compile_pipeline
+    monkeypatch.setattr(onnx_compile, "compile_pipeline", lambda _, names, cat: real(other, names, cat))
+    head = git(registry.root, "rev-parse", "HEAD")
+    with pytest.raises(RegistryError, match=r"refusing to register .*max \|p_onnx - p_sklearn\|"):
+        registry.register(good_model, LINEAGE)
+    assert registry.versions() == ["v1"] and git(registry.root, "rev-parse", "HEAD") == head
+    assert git(registry.root, "status", "--porcelain") == ""
 
 
 def test_stage_tags_follow_promotions_and_rollbacks(registry: ModelRegistry, good_model: Path):

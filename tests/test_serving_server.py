@@ -164,3 +164,33 @@ def test_every_answered_prediction_is_in_the_spool(served):
     ]
     answered = {p["prediction_id"] for a in answers for p in a["predictions"] if p["prediction_id"]}
     assert len(answered) == 20 and answered <= _spooled(server)
+
+
+def test_v2_model_metadata_describes_inputs_outputs_versions_and_runtime(served):
+    server, client, _ = served
+    metadata = client.get("/v2/models/churn-predictor").json()
+    assert metadata["name"] == "churn-predictor" and metadata["versions"] == ["v1"]
+    assert metadata["platform"] == "onnxruntime_onnx"
+    assert metadata["inputs"] == [{"name": "customer_id", "datatype": "BYTES", "shape": [-1]}]
+    assert {o["name"]: o["datatype"] for o in metadata["outputs"]} == {
+        "churn_probability": "FP64",
+        "churn": "INT32",
+        "model_version": "BYTES",
+        "prediction_id": "BYTES",
+        "error": "BYTES",
+    }
+    assert client.get("/v2/models/no-such-model").status_code == 404
+    assert server.status()["server"]["runtimes"] == {"v1": "onnxruntime"}
+
+
+def test_requests_add_no_warning_or_access_line_to_the_server_log(served):
+    server, client, _ = served
+    log = server.serving_dir / "server.log"
+    before = log.read_text()
+    for index in range(50):
+        assert client.post(V1, json={"instances": [{"customer_id": f"c{index:05d}"}]}).status_code == 200
+        tensor = {"name": "customer_id", "datatype": "BYTES", "shape": [1], "data": [f"c{index:05d}"]}
+        assert client.post(V2, json={"inputs": [tensor]}).status_code == 200
+    added = log.read_text()[len(before) :]
+    assert "Warning" not in added, added[-2000:]
+    assert len(added.splitlines()) <= 100, "at most one line per request"

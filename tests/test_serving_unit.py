@@ -1,4 +1,4 @@
-"""Serving building blocks without a server: traffic split, model loading and its fast path, state."""
+"""Serving building blocks without a server: traffic split, model loading and its runtime, state."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 
 from lakehouse_ml.serving.artifact import ModelLoadError, load_servable
 from lakehouse_ml.serving.deployment import Deployment, read_deployment, write_deployment
-from lakehouse_ml.serving.fastpath import compile_rows
 from lakehouse_ml.serving.sample import sample_features, write_model
 from lakehouse_ml.serving.traffic import TrafficSplit
 
@@ -27,41 +26,37 @@ def test_traffic_split_rejects_bad_percentages():
         TrafficSplit(101)
 
 
-def test_fast_path_agrees_with_the_pipeline_including_unseen_categories(tmp_path):
+def test_compiled_folder_is_scored_by_onnxruntime_like_the_pipeline(tmp_path):
     import joblib
 
     folder = write_model(tmp_path / "m")
-    metadata = json.loads((folder / "metadata.json").read_text())
-    names = metadata["feature_names"]
-    pipeline = joblib.load(folder / "model.joblib")
-    frame = sample_features(300, seed=7)[names]
-    frame.loc[:5, "customer_segment"] = "never_seen"
-    rows = frame.astype(object).values.tolist()
-    fast = compile_rows(pipeline, names)
-    assert fast is not None
-    np.testing.assert_allclose(fast(rows), pipeline.predict_proba(frame)[:, 1], rtol=0, atol=1e-12)
-
-
-def test_unknown_steps_fall_back_to_the_pipeline(tmp_path):
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    frame = sample_features(100)[["lifetime_value", "tenure_days"]]
-    pipeline = Pipeline([("f", FunctionTransformer(np.log1p)), ("m", RandomForestClassifier(n_estimators=3))])
-    pipeline.fit(frame, (frame["tenure_days"] > 400).astype(int))
-    assert compile_rows(pipeline, list(frame.columns)) is None
-
-
-def test_load_servable_uses_the_fast_path_only_when_verified(tmp_path):
-    folder = write_model(tmp_path / "m")
     model = load_servable("v1", folder)
-    assert model.fast_path and model.feature_names[0] == "lifetime_value"
-    (folder / "training_set.parquet").unlink()  # nothing to verify against: use the pipeline itself
-    slow = load_servable("v1", folder)
-    assert not slow.fast_path
-    row = sample_features(1, seed=3)[list(slow.feature_names)].astype(object).values.tolist()
-    assert slow.predict_rows(row)[0] == pytest.approx(model.predict_rows(row)[0], abs=1e-12)
+    assert model.runtime == "onnxruntime"
+    pipeline = joblib.load(folder / "model.joblib")
+    frame = sample_features(300, seed=7)[list(model.feature_names)]
+    frame.loc[:5, "customer_segment"] = "never_seen"
+    got = model.predict_rows(frame.astype(object).values.tolist())
+    np.testing.assert_allclose(got, pipeline.predict_proba(frame)[:, 1], rtol=0, atol=1e-12)
+
+
+def test_uncompiled_folder_is_served_by_scikit_learn_and_says_so(tmp_path, caplog):
+    folder = write_model(tmp_path / "m")
+    compiled = load_servable("v1", folder)
+    (folder / "compiled.json").unlink()
+    with caplog.at_level("WARNING", logger="lakehouse_ml.serving.artifact"):
+        fallback = load_servable("v1", folder)
+    assert fallback.runtime == "scikit-learn"
+    assert "v1 is served by scikit-learn: no compiled.json" in caplog.text
+    row = sample_features(1, seed=3)[list(fallback.feature_names)].astype(object).values.tolist()
+    assert fallback.predict_rows(row)[0] == pytest.approx(compiled.predict_rows(row)[0], abs=1e-12)
+
+
+def test_onnx_model_not_matching_its_recorded_hash_is_refused(tmp_path):
+    folder = write_model(tmp_path / "m")
+    other = write_model(tmp_path / "other", seed=9)
+    (folder / "model.onnx").write_bytes((other / "model.onnx").read_bytes())
+    with pytest.raises(ModelLoadError, match="model.onnx: sha256 does not match compiled.json"):
+        load_servable("v1", folder)
 
 
 def test_feature_order_comes_from_metadata(tmp_path):
@@ -78,16 +73,19 @@ def test_feature_order_comes_from_metadata(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("damage", ["model", "metadata", "threshold"])
+@pytest.mark.parametrize("damage", ["pickle", "onnx", "metadata", "threshold"])
 def test_broken_model_folders_fail_to_load_with_a_reason(tmp_path, damage):
     folder = write_model(tmp_path / "m")
-    if damage == "model":
+    if damage == "pickle":
+        (folder / "compiled.json").unlink()
         (folder / "model.joblib").write_bytes(b"not a pickle")
+    elif damage == "onnx":
+        (folder / "model.onnx").unlink()
     elif damage == "metadata":
         (folder / "metadata.json").write_text(json.dumps({"feature_names": []}))
     else:
         (folder / "metadata.json").write_text(json.dumps({"feature_names": ["a"], "threshold": 7}))
-    with pytest.raises(ModelLoadError, match="model.joblib|metadata.json"):
+    with pytest.raises(ModelLoadError, match="model.joblib|model.onnx|metadata.json"):
         load_servable("v1", folder)
 
 
@@ -118,20 +116,3 @@ def test_serve_command_without_a_deployment(lakehouse_home, capsys):
     assert "nothing to serve" in capsys.readouterr().out
     assert command.run(parser.parse_args(["promote"])) == 1
     assert "no canary" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("family", ["logistic_regression", "hist_gradient_boosting"])
-def test_fast_path_covers_the_training_stage_models(family):
-    from lakehouse_ml.training.models import build_model
-
-    names = list(sample_features(1).columns.drop("customer_id"))
-    frame = sample_features(400, seed=11)
-    pipeline = build_model(family, {}, names, ["customer_segment"], seed=0)
-    pipeline.fit(frame[names], (frame["days_since_last_order"] > 90).astype(int))
-    test = sample_features(200, seed=12)[names]
-    test.loc[:3, "customer_segment"] = "never_seen"
-    fast = compile_rows(pipeline, names)
-    assert fast is not None
-    np.testing.assert_allclose(
-        fast(test.astype(object).values.tolist()), pipeline.predict_proba(test)[:, 1], rtol=0, atol=1e-9
-    )

@@ -13,7 +13,9 @@ GROUP = "registry"
 def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> dg.Output[str]:
     """The churn model's version in the git + DVC registry (``churn-model@vN``).
 
-    Adds the model folder and its exact training set with DVC, pushes them to the DVC remote, and
+    Compiles the model to ONNX and refuses it unless the compiled model scores the whole evaluation
+    set like scikit-learn (within 1e-6, identical labels). Adds the model folder, its ONNX form and its
+    exact training set with DVC, pushes them to the DVC remote, and
     commits metrics, params and lineage (code revision, feature service, training-set hash, KFP run,
     gold row counts and time range) so any version can be restored and audited. Serving deploys from
     here; the blocking check ``model_beats_champion`` stands between this and deployment.
@@ -22,6 +24,8 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
     version = registry.register(Path(churn_model["model_dir"]), churn_model["lineage"])
     metrics = registry.metrics(version)
     lineage = registry.lineage(version)
+    serving = lineage["serving"]
+    parity = serving.get("parity", {})
     return dg.Output(
         version,
         metadata={
@@ -33,6 +37,9 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
             "dvc_remote": model_registry.remote_url,
             "training_set_md5": lineage["training_set_md5"],
             "kfp_run_id": lineage["kfp_run_id"],
+            "serving_runtime": serving["runtime"],
+            "onnx_parity_max_abs_diff": float(parity.get("max_abs_diff", float("nan"))),
+            "onnx_parity_rows": int(parity.get("rows", 0)),
         },
     )
 

@@ -25,6 +25,7 @@ from lakehouse_ml.registry.lineage import file_md5, file_sha256
 ARTIFACT = "churn-model"
 MODEL_DIR = ARTIFACT
 MODEL_FILES = ("model.joblib", "metadata.json", "training_set.parquet")
+EVALUATION_SET = "evaluation_set.parquet"
 REMOTE_NAME = "storage"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
@@ -60,6 +61,18 @@ def version_number(version: int | str) -> int:
 
 def version_tag(version: int | str) -> str:
     return f"{ARTIFACT}@v{version_number(version)}"
+
+
+def _compile(staged: Path, source: Path) -> dict:
+    """Compile ``model.joblib`` to ONNX, checked on the whole evaluation set (the training set when the
+    folder has none); a version whose compiled model disagrees is not registered."""
+    from lakehouse_ml.serving.onnx_compile import ParityError, compile_model_folder
+
+    parity_set = EVALUATION_SET if (staged / EVALUATION_SET).is_file() else "training_set.parquet"
+    try:
+        return compile_model_folder(staged, parity_set)
+    except ParityError as err:
+        raise RegistryError(f"refusing to register {source}: {err}") from err
 
 
 class ModelRegistry:
@@ -183,13 +196,21 @@ class ModelRegistry:
 
     # -- changes ----------------------------------------------------------------------------
     def register(self, model_dir: Path, lineage: dict) -> str:
-        """Add the model folder with DVC, push it, commit metrics/params/lineage and tag the version."""
-        from dvc.repo import Repo
-
+        """Compile the model for serving (refusing one whose compiled form disagrees), add the model
+        folder with DVC, push it, commit metrics/params/lineage and tag the version."""
         model_dir = Path(model_dir)
         missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
         if missing:
             raise RegistryError(f"model folder {model_dir} lacks {missing}")
+        with tempfile.TemporaryDirectory(prefix="register-") as staging:
+            staged = Path(staging) / MODEL_DIR
+            shutil.copytree(model_dir, staged)
+            compiled = _compile(staged, model_dir)
+            return self._register(staged, lineage, compiled)
+
+    def _register(self, model_dir: Path, lineage: dict, compiled: dict) -> str:
+        from dvc.repo import Repo
+
         metadata = json.loads((model_dir / "metadata.json").read_text())
         with self._lock():
             self.init()
@@ -218,6 +239,7 @@ class ModelRegistry:
                         "train_window": metadata["train_window"],
                         "eval_window": metadata["eval_window"],
                         "training_rows": metadata["training_rows"],
+                        "serving": compiled,
                     },
                 )
                 git(self.root, "add", "-A")
@@ -235,6 +257,10 @@ class ModelRegistry:
                 git(self.root, "reset", "-q", "--hard", "HEAD", check=False)
                 raise
         return f"v{number}"
+
+    def serving(self, version: int | str) -> dict:
+        """How the version is served: ``runtime``, and for ONNX the model's sha256 and parity figures."""
+        return self.lineage(version)["serving"]
 
     def _write_json(self, name: str, payload: dict) -> None:
         (self.root / name).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

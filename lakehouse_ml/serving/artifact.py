@@ -1,21 +1,28 @@
-"""Load a model folder (docs/ARCHITECTURE.md "Model artifact") into something the server can call."""
+"""Load a model folder (docs/ARCHITECTURE.md "Model artifact") into something the server can call.
+
+A folder compiled at registration (``compiled.json`` naming onnxruntime) is scored by onnxruntime on
+one thread, after its ``model.onnx`` matches the recorded sha256; ``model.joblib`` is then never
+unpickled. Any other folder is scored by its scikit-learn pipeline, and says so in the log and in the
+model metadata the server publishes.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lakehouse_ml.serving.fastpath import compile_rows
+from lakehouse_ml.serving.onnx_compile import COMPILED_FILE, ONNX_FILE, ONNX_RUNTIME, SKLEARN_RUNTIME
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
-TRAINING_SET_FILE = "training_set.parquet"
-VERIFY_ROWS = 256
+
+logger = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -28,7 +35,7 @@ class ServableModel:
     feature_names: tuple[str, ...]
     threshold: float
     predict_rows: Callable[[list[list]], np.ndarray]
-    fast_path: bool
+    runtime: str
 
 
 def sha256_of(path: Path) -> str:
@@ -55,13 +62,63 @@ def read_metadata(folder: Path) -> dict:
     return metadata
 
 
+def read_compiled(folder: Path) -> dict:
+    """The registration's compile record; a folder without one was never compiled."""
+    path = folder / COMPILED_FILE
+    if not path.exists():
+        return {"runtime": SKLEARN_RUNTIME, "reason": f"no {COMPILED_FILE}: not compiled at registration"}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"{path}: {err}") from err
+
+
 def load_servable(version: str, folder: Path) -> ServableModel:
-    """Load ``model.joblib`` and ``metadata.json``; use the numpy fast path only when it agrees exactly."""
+    metadata = read_metadata(folder)
+    names = tuple(metadata["feature_names"])
+    compiled = read_compiled(folder)
+    if compiled.get("runtime") == ONNX_RUNTIME:
+        predict, runtime = _onnx_predictor(folder, compiled, names), ONNX_RUNTIME
+    else:
+        logger.warning("version %s is served by scikit-learn: %s", version, compiled.get("reason"))
+        predict, runtime = _sklearn_predictor(folder, names), SKLEARN_RUNTIME
+    return ServableModel(
+        version=version,
+        feature_names=names,
+        threshold=float(metadata.get("threshold", 0.5)),
+        predict_rows=predict,
+        runtime=runtime,
+    )
+
+
+def _onnx_predictor(folder: Path, compiled: dict, names: tuple[str, ...]):
+    from lakehouse_ml.serving.onnx_compile import onnx_probabilities, onnx_session, sha256_bytes
+
+    path = folder / compiled.get("onnx_file", ONNX_FILE)
+    try:
+        model = path.read_bytes()
+    except OSError as err:
+        raise ModelLoadError(f"{path}: {err}") from err
+    if sha256_bytes(model) != compiled.get("onnx_sha256"):
+        raise ModelLoadError(f"{path}: sha256 does not match {COMPILED_FILE}")
+    try:
+        session = onnx_session(model)
+    except Exception as err:  # onnxruntime raises its own exception types for a broken model
+        raise ModelLoadError(f"{path}: onnxruntime cannot load it: {err}") from err
+    inputs = sorted(spec.name for spec in session.get_inputs())
+    if inputs != sorted(names):
+        raise ModelLoadError(f"{path}: inputs {inputs} are not the artifact's feature_names {list(names)}")
+
+    def predict(rows: list[list]) -> np.ndarray:
+        return onnx_probabilities(session, dict(zip(names, zip(*rows, strict=True), strict=True)))
+
+    return predict
+
+
+def _sklearn_predictor(folder: Path, names: tuple[str, ...]):
     import joblib
     import pandas as pd
 
-    metadata = read_metadata(folder)
-    names = tuple(metadata["feature_names"])
     try:
         pipeline = joblib.load(folder / MODEL_FILE)
     except Exception as err:  # a corrupt pickle can raise almost anything
@@ -69,34 +126,7 @@ def load_servable(version: str, folder: Path) -> ServableModel:
     if not hasattr(pipeline, "predict_proba"):
         raise ModelLoadError(f"{folder / MODEL_FILE}: {type(pipeline).__name__} has no predict_proba")
 
-    def predict_frame(rows: list[list]) -> np.ndarray:
+    def predict(rows: list[list]) -> np.ndarray:
         return pipeline.predict_proba(pd.DataFrame(rows, columns=list(names)))[:, 1]
 
-    sample = _verification_rows(folder, names)
-    fast = compile_rows(pipeline, names)
-    if fast is not None and (sample is None or not _agrees(fast, predict_frame, sample)):
-        fast = None
-    return ServableModel(
-        version=version,
-        feature_names=names,
-        threshold=float(metadata.get("threshold", 0.5)),
-        predict_rows=fast or predict_frame,
-        fast_path=fast is not None,
-    )
-
-
-def _verification_rows(folder: Path, names: tuple[str, ...]) -> list[list] | None:
-    import pandas as pd
-
-    path = folder / TRAINING_SET_FILE
-    if not path.exists():
-        return None
-    frame = pd.read_parquet(path, columns=list(names)).head(VERIFY_ROWS)
-    return frame.astype(object).values.tolist() if len(frame) else None
-
-
-def _agrees(fast, slow, rows: list[list]) -> bool:
-    try:
-        return bool(np.allclose(fast(rows), slow(rows), rtol=0, atol=1e-9))
-    except Exception:  # any failure of the fast path means: use the pipeline itself
-        return False
+    return predict

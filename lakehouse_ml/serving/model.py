@@ -9,6 +9,9 @@ Protocols:
 - V2 ``POST /v2/models/churn-predictor/infer`` with input ``customer_id`` (``BYTES``, shape ``[n]``).
   Outputs ``churn_probability`` (FP64), ``churn`` (INT32), ``model_version`` and ``prediction_id``
   (BYTES), ``error`` (BYTES, empty when fine), all of shape ``[n]``; the response's ``model_version``.
+- V2 ``GET /v2/models/churn-predictor``: the ``customer_id`` input, the outputs above, the served
+  versions and the platform naming the runtime (``onnxruntime_onnx``, or ``sklearn_joblib`` for a
+  version that could not be compiled exactly).
 - An unknown customer (no row in the online store) is answered per instance, not with an error status:
   ``churn_probability`` null (V2: -1), ``churn`` null (V2: -1), ``prediction_id`` null (V2: ""),
   and ``error`` "unknown customer_id: no features in the online store". It is not logged.
@@ -35,10 +38,20 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 from lakehouse_ml.serving.artifact import ServableModel
 from lakehouse_ml.serving.features import ENTITY_KEY, OnlineFeatures
 from lakehouse_ml.serving.names import MODEL_NAME, UNKNOWN_CUSTOMER, VERSION_HEADER
+from lakehouse_ml.serving.onnx_compile import ONNX_RUNTIME, SKLEARN_RUNTIME
 from lakehouse_ml.serving.spool import SpoolWriter
 from lakehouse_ml.serving.traffic import TrafficSplit
 
 MAX_INSTANCES = 10_000
+V2_OUTPUTS = (
+    ("churn_probability", "FP64"),
+    ("churn", "INT32"),
+    ("model_version", "BYTES"),
+    ("prediction_id", "BYTES"),
+    ("error", "BYTES"),
+)
+# V2 metadata platform names (KServe/Triton style: <runtime>_<format>)
+PLATFORMS = {ONNX_RUNTIME: "onnxruntime_onnx", SKLEARN_RUNTIME: "sklearn_joblib"}
 
 
 class ModelFailed(RuntimeError):
@@ -53,10 +66,13 @@ class Routing:
     canary: ServableModel | None
     split: TrafficSplit
 
+    def models(self) -> list[ServableModel]:
+        return [m for m in (self.stable, self.canary) if m is not None]
+
     def choose(self, pinned: str | None) -> ServableModel:
         if pinned is not None:
-            for model in (self.stable, self.canary):
-                if model is not None and model.version == pinned:
+            for model in self.models():
+                if model.version == pinned:
                     return model
             raise InvalidInput(f"{VERSION_HEADER}: version {pinned!r} is not deployed")
         if self.canary is not None and self.split.to_canary():
@@ -77,6 +93,20 @@ class ChurnPredictor(kserve.Model):
     def load(self) -> bool:
         self.ready = True
         return self.ready
+
+    def get_input_types(self) -> list[dict]:
+        return [{"name": ENTITY_KEY, "datatype": "BYTES", "shape": [-1]}]
+
+    def get_output_types(self) -> list[dict]:
+        return [{"name": name, "datatype": datatype, "shape": [-1]} for name, datatype in V2_OUTPUTS]
+
+    def served(self) -> dict:
+        """V2 model metadata beyond KServe's: the served versions and the runtime(s) scoring them."""
+        models = self.routing.models()
+        return {
+            "versions": [m.version for m in models],
+            "platform": "+".join(dict.fromkeys(PLATFORMS[m.runtime] for m in models)),
+        }
 
     async def predict(self, payload, headers: dict[str, str] | None = None, response_headers=None):
         pinned = headers.get(VERSION_HEADER) if headers else None
@@ -221,18 +251,16 @@ def _v2_customer_ids(request: InferRequest) -> list[str]:
 
 def _v2_response(request: InferRequest, version: str, results: list[dict]) -> InferResponse:
     n = len(results)
-    outputs = [
-        InferOutput(
-            "churn_probability",
-            [n],
-            "FP64",
-            [-1.0 if r["churn_probability"] is None else r["churn_probability"] for r in results],
-        ),
-        InferOutput("churn", [n], "INT32", [-1 if r["churn"] is None else r["churn"] for r in results]),
-        InferOutput("model_version", [n], "BYTES", [version] * n),
-        InferOutput("prediction_id", [n], "BYTES", [r["prediction_id"] or "" for r in results]),
-        InferOutput("error", [n], "BYTES", [r.get("error", "") for r in results]),
-    ]
+    values = {
+        "churn_probability": [
+            -1.0 if r["churn_probability"] is None else r["churn_probability"] for r in results
+        ],
+        "churn": [-1 if r["churn"] is None else r["churn"] for r in results],
+        "model_version": [version] * n,
+        "prediction_id": [r["prediction_id"] or "" for r in results],
+        "error": [r.get("error", "") for r in results],
+    }
+    outputs = [InferOutput(name, [n], datatype, values[name]) for name, datatype in V2_OUTPUTS]
     return InferResponse(
         response_id=request.id or uuid.uuid4().hex,
         model_name=MODEL_NAME,

@@ -1,7 +1,8 @@
 """A tiny synthetic model folder and Feast repository, for smoke tests and benchmarks of the server.
 
 Both follow the real contracts (docs/ARCHITECTURE.md): the model folder holds ``model.joblib``
-(a fitted scikit-learn Pipeline) and ``metadata.json`` with ordered ``feature_names``; the Feast
+(a fitted scikit-learn Pipeline), ``metadata.json`` with ordered ``feature_names`` and, compiled as
+at registration, ``model.onnx`` with ``compiled.json``; the Feast
 repository has entity ``customer``, feature view ``customer_features`` and service ``churn_v1``
 with a sqlite online store.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lakehouse_ml.features.store import CATEGORICAL_FEATURES, FEATURE_NAMES
+from lakehouse_ml.serving.onnx_compile import compile_model_folder
 
 NUMERIC_FEATURES = [name for name in FEATURE_NAMES if name not in CATEGORICAL_FEATURES]
 SEGMENTS = ["new", "active", "loyal", "at_risk", "dormant"]
@@ -94,16 +96,20 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
         churned=churned, event_timestamp=datetime(2026, 1, 1, tzinfo=UTC)
     )
     training_set.to_parquet(folder / "training_set.parquet")
+    compile_model_folder(folder, "training_set.parquet")  # as registration does
     return folder
 
 
-def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0) -> Path:
-    """Create and apply a Feast repository with a sqlite online store holding ``customers`` rows."""
+def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0, frame=None) -> Path:
+    """Create and apply a Feast repository with a sqlite online store holding ``customers`` rows of
+    sample features, or the rows of ``frame`` (``customer_id`` and the seven features) when given."""
     from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64, String
 
     repo.mkdir(parents=True, exist_ok=True)
-    frame = sample_features(customers, seed)
+    frame = (
+        sample_features(customers, seed) if frame is None else frame[["customer_id", *FEATURE_NAMES]].copy()
+    )
     frame["event_timestamp"] = datetime(2026, 1, 1, tzinfo=UTC)
     source_path = repo / "customer_features.parquet"
     frame.to_parquet(source_path)
@@ -140,3 +146,62 @@ def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0) -> Path:
     store.apply([customer, view, service])
     store.write_to_online_store("customer_features", frame)
     return repo
+
+
+def write_simulated_gold(home: Path, customers: int, days: int, seed: int = 0) -> Path:
+    """Simulate ``days`` of history into ``home/raw`` and build the dbt gold tables from it (in a fresh
+    interpreter with ``LAKEHOUSE_HOME=home``, as the local profile materializes them); returns the gold
+    folder."""
+    import os
+    import subprocess
+    import sys
+
+    from lakehouse_ml.simulator import simulate
+
+    simulate(home / "raw", customers=customers, days=days, seed=seed)
+    env = dict(
+        os.environ, LAKEHOUSE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), LAKEHOUSE_PROFILE="local"
+    )
+    for name in ("LAKEHOUSE_AS_OF", "LAKEHOUSE_RAW_URI"):
+        env.pop(name, None)
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-c", GOLD_BUILD], env=env, check=True, capture_output=True)
+    return home / "gold"
+
+
+GOLD_BUILD = """
+import dagster as dg
+from lakehouse_ml.assets import gold, raw
+from lakehouse_ml.resources import build_resources
+from lakehouse_ml.settings import Settings
+wanted = ("landing_zone", "warehouse", "dbt", "iceberg")
+resources = {k: v for k, v in build_resources(Settings.from_env()).items() if k in wanted}
+assert dg.materialize([raw.raw_landing_zone, gold.lakehouse_dbt_models], resources=resources).success
+"""
+
+
+def write_trained_models(home: Path, gold_dir: Path, families: list[str], seed: int = 0) -> dict[str, Path]:
+    """One model folder per family under ``home/trained/``, trained by the training stage's own code
+    (time split, search, refit, evaluation) on the gold tables in ``gold_dir``."""
+    from threadpoolctl import threadpool_limits
+
+    from lakehouse_ml.training.dataset import SplitConfig, build_training_data
+    from lakehouse_ml.training.models import train_and_evaluate, tune
+
+    data = build_training_data(home, str(gold_dir), "gold", SplitConfig(train_snapshots=4, eval_snapshots=2))
+    folders = {}
+    for family in families:
+        with threadpool_limits(limits=1):
+            candidate = tune(family, data.train, data.feature_names, data.categorical_features, seed)
+        folders[family] = home / "trained" / family
+        train_and_evaluate(
+            data.train,
+            data.evaluation,
+            [candidate],
+            data.categorical_features,
+            "churn_v1",
+            0.5,
+            seed,
+            folders[family],
+        )
+    return folders

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import kserve
 import kserve.model_server
+import kserve.protocol.rest.v1_endpoints
+import orjson
 from fastapi.responses import JSONResponse
 from kserve.protocol.rest.server import RESTServer
+from kserve.protocol.rest.v2_datamodels import ModelMetadataResponse
 
 from lakehouse_ml.serving.artifact import ModelLoadError, ServableModel, load_servable
 from lakehouse_ml.serving.deployment import (
@@ -56,10 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _ServingRESTServer(RESTServer):
-    """KServe's REST server with a chosen bind address and 503 for model faults.
+class _OrjsonResponse(JSONResponse):
+    """What KServe's V1 endpoints answer with: FastAPI's ``ORJSONResponse`` rendering, without the
+    FastAPIDeprecationWarning that class emits on every instantiation (two log lines per request)."""
 
-    KServe hard-codes 0.0.0.0; the local server must listen on 127.0.0.1 only.
+    def render(self, content) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+class _ServingRESTServer(RESTServer):
+    """KServe's REST server with a chosen bind address, 503 for model faults and full V2 metadata.
+
+    KServe hard-codes 0.0.0.0; the local server must listen on 127.0.0.1 only. KServe's V2 model
+    metadata leaves ``versions`` and ``platform`` empty; the churn predictor fills them.
     """
 
     bind_host = "127.0.0.1"
@@ -67,6 +79,23 @@ class _ServingRESTServer(RESTServer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.config.host = self.bind_host
+
+    def _register_endpoints(self, app):
+        app.add_api_route(  # registered first, so it answers before KServe's own route
+            "/v2/models/{model_name}",
+            self._model_metadata,
+            methods=["GET"],
+            response_model=ModelMetadataResponse,
+            response_model_exclude_none=True,
+        )
+        super()._register_endpoints(app)
+
+    async def _model_metadata(self, model_name: str) -> ModelMetadataResponse:
+        metadata = await self.dataplane.model_metadata(model_name)
+        model = self.dataplane.get_model_from_registry(model_name)
+        if isinstance(model, ChurnPredictor):
+            metadata.update(model.served())
+        return ModelMetadataResponse.model_validate(metadata)
 
     def _add_exception_handlers(self, app):
         super()._add_exception_handlers(app)
@@ -111,12 +140,13 @@ class ModelCache:
         return Routing(stable, canary, TrafficSplit(deployment.canary_traffic_percent if canary else 0))
 
 
-def _status(deployment: Deployment, error: str | None, applied: Deployment) -> dict:
+def _status(deployment: Deployment, error: str | None, applied: Deployment, routing: Routing | None) -> dict:
     return {
         "pid": os.getpid(),
         "generation": deployment.generation,
         "error": error,
         "serving": {k: v for k, v in asdict(applied).items() if k != "models"},
+        "runtimes": {m.version: m.runtime for m in routing.models()} if routing else {},
     }
 
 
@@ -140,11 +170,12 @@ def _watch(serving_dir: Path, model: ChurnPredictor, cache: ModelCache, applied:
             model.routing = cache.routing(wanted)
         except Exception as err:  # keep serving the old versions whatever went wrong
             logger.error("deployment generation %s not applied: %s", wanted.generation, err)
-            write_json_atomic(serving_dir / STATUS_FILE, _status(wanted, str(err), applied))
+            write_json_atomic(serving_dir / STATUS_FILE, _status(wanted, str(err), applied, model.routing))
             continue
         applied = wanted
-        logger.info("serving %s", _status(wanted, None, applied)["serving"])
-        write_json_atomic(serving_dir / STATUS_FILE, _status(wanted, None, applied))
+        status = _status(wanted, None, applied, model.routing)
+        logger.info("serving %s with %s", status["serving"], status["runtimes"])
+        write_json_atomic(serving_dir / STATUS_FILE, status)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = build_parser().parse_args(argv)
     sklearn.set_config(assume_finite=True)  # rows come from the feature store; skip per-call NaN scans
-    threadpool_limits(1)  # BLAS worker threads only add contention to single-row predictions
+    threadpool_limits(1)  # scikit-learn fallback: OpenMP/BLAS threads only contend on single rows
     if bool(args.serving_dir) == bool(args.model_dir):
         raise SystemExit("give exactly one of --serving_dir (local) or --model_dir (pod)")
     features = OnlineFeatures(open_feature_store(args.feature_repo))
@@ -168,16 +199,18 @@ def main(argv: list[str] | None = None) -> None:
         routing = cache.routing(deployment)
     except Exception as err:
         if serving_dir is not None:
-            write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, str(err), Deployment()))
+            write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, str(err), Deployment(), None))
         raise SystemExit(f"cannot load deployment generation {deployment.generation}: {err}") from err
     spool_dir = args.spool_dir or (str(serving_dir / SPOOL_DIR) if serving_dir else None)
     spool = SpoolWriter(Path(spool_dir)) if spool_dir and not args.no_prediction_log else None
     model = ChurnPredictor(features, routing, spool)
     if serving_dir is not None:
-        write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, None, deployment))
+        write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, None, deployment, routing))
         threading.Thread(target=_watch, args=(serving_dir, model, cache, deployment), daemon=True).start()
     _ServingRESTServer.bind_host = args.bind_host
     kserve.model_server.RESTServer = _ServingRESTServer
+    kserve.protocol.rest.v1_endpoints.ORJSONResponse = _OrjsonResponse
+    logger.info("serving %s", {m.version: m.runtime for m in routing.models()})
     server = kserve.ModelServer(http_port=args.http_port, enable_grpc=False, workers=1)
     for name in ("kserve.trace", "uvicorn.access"):  # per-request lines; the spool is the prediction log
         logging.getLogger(name).setLevel(logging.WARNING)

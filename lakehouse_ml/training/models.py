@@ -67,14 +67,8 @@ def build_model(
         preprocess = ColumnTransformer(
             [
                 ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-                (
-                    "categorical",
-                    make_pipeline(
-                        SimpleImputer(strategy="constant", fill_value="missing"),
-                        OneHotEncoder(handle_unknown="ignore"),
-                    ),
-                    categorical,
-                ),
+                # no imputer: gold segments are never null, and skl2onnx cannot convert a string imputer
+                ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
             ]
         )
         estimator = LogisticRegression(max_iter=1000, random_state=seed, **params)
