@@ -51,6 +51,7 @@ class KfpClusterRunner(TrainingPipelineRunner):
     pipeline_root: str
     export_root: str
     timeout_seconds: int = 3600
+    tuner: str = "kfp"  # "katib": each family's search runs as a Katib Experiment (LAKEHOUSE_TUNING)
 
     def run(self, arguments: PipelineArguments) -> TrainingRun:
         from lakehouse_ml.training.runner import run_on_cluster
@@ -66,6 +67,8 @@ class KfpClusterRunner(TrainingPipelineRunner):
             arguments,
             self.timeout_seconds,
             self.storage_options,
+            self.tuner,
+            self.s3_endpoint,
         )
 
 
@@ -86,4 +89,5 @@ def prod_training_runner(settings: Settings) -> KfpClusterRunner:
         pipeline_root=os.environ.get("LAKEHOUSE_KFP_PIPELINE_ROOT", "s3://lakehouse/kfp"),
         export_root=os.environ.get("LAKEHOUSE_KFP_EXPORT_ROOT", "s3://lakehouse/kfp-exports"),
         s3_endpoint=os.environ.get("LAKEHOUSE_S3_ENDPOINT"),
+        tuner=os.environ.get("LAKEHOUSE_TUNING", "kfp"),
     )
