@@ -174,3 +174,57 @@ def test_the_katib_pipeline_tunes_through_experiments(tmp_path):
     assert {"katib_namespace", "s3_endpoint"} <= set(spec["root"]["inputDefinitions"]["parameters"])
     with pytest.raises(ValueError, match="tuner must be one of"):
         compile_package(tmp_path / "bad.yaml", "optuna")
+
+
+def test_run_experiment_creates_waits_and_reads_the_optimal_trial(monkeypatch):
+    """KatibClient replaced by a recording stand-in with its method names and arguments."""
+    import kubeflow.katib
+
+    from lakehouse_ml.training.katib import run_experiment
+
+    calls = []
+
+    class StandInKatibClient:
+        def __init__(self, namespace=None):
+            calls.append(("init", namespace))
+
+        def create_experiment(self, experiment, namespace=None):
+            calls.append(("create", experiment.metadata.name, namespace))
+
+        def wait_for_experiment_condition(self, name, namespace=None, timeout=600):
+            calls.append(("wait", name, namespace, timeout))
+
+        def get_optimal_hyperparameters(self, name, namespace=None):
+            calls.append(("optimal", name, namespace))
+            return _deserialize(
+                {
+                    "bestTrialName": f"{name}-x1",
+                    "parameterAssignments": [{"name": "C", "value": "0.1"}],
+                    "observation": {"metrics": [{"name": OBJECTIVE, "max": "0.81", "latest": "0.81"}]},
+                },
+                "V1beta1OptimalTrial",
+            )
+
+    import inspect
+
+    for method in (
+        "__init__",
+        "create_experiment",
+        "wait_for_experiment_condition",
+        "get_optimal_hyperparameters",
+    ):
+        ours = inspect.signature(getattr(StandInKatibClient, method)).parameters
+        real = inspect.signature(getattr(kubeflow.katib.KatibClient, method)).parameters
+        assert set(ours) <= set(real), method
+    monkeypatch.setattr(kubeflow.katib, "KatibClient", StandInKatibClient)
+    spec = _experiment("logistic_regression")
+    candidate = run_experiment(spec, 900)
+    name = spec.metadata.name
+    assert calls == [
+        ("init", NAMESPACE),
+        ("create", name, NAMESPACE),
+        ("wait", name, NAMESPACE, 900),
+        ("optimal", name, NAMESPACE),
+    ]
+    assert (candidate.family, candidate.params, candidate.score) == ("logistic_regression", {"C": 0.1}, 0.81)
+    assert candidate.tried == len(search_grid("logistic_regression"))

@@ -93,20 +93,13 @@ def tune_family_katib(
     import json
     import time
 
-    from lakehouse_ml.training.katib import run_experiment
+    from lakehouse_ml.training.katib import experiment, run_experiment
 
     start = time.perf_counter()
-    candidate = run_experiment(
-        family,
-        namespace,
-        image,
-        train_set.uri,
-        json.loads(summary)["categorical_features"],
-        seed,
-        f"churn-{run_id[:8]}",
-        timeout_seconds,
-        s3_endpoint or None,
-    )
+    name = f"churn-{run_id[:8]}-{family.replace('_', '-')}"
+    categorical = json.loads(summary)["categorical_features"]
+    spec = experiment(name, family, namespace, image, train_set.uri, categorical, seed, s3_endpoint or None)
+    candidate = run_experiment(spec, timeout_seconds)
     return json.dumps(
         {"candidate": json.loads(candidate.to_json()), "compute_seconds": time.perf_counter() - start}
     )

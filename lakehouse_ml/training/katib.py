@@ -17,6 +17,7 @@ from lakehouse_ml.training.models import SEARCH_SPACES, Candidate, search_grid
 
 OBJECTIVE = "roc_auc"
 TRIAL_CONTAINER = "training"
+FAMILY_LABEL = "lakehouse-ml/model-family"
 TRIAL_SERVICE_ACCOUNT = "lakehouse-ml-trainer"  # deploy/k8s/serviceaccounts.yaml
 MAX_PARALLEL_TRIALS = 3
 
@@ -77,7 +78,9 @@ def experiment(
         api_version="kubeflow.org/v1beta1",
         kind="Experiment",
         metadata=V1ObjectMeta(
-            name=name, namespace=namespace, labels={"app.kubernetes.io/part-of": "lakehouse-ml"}
+            name=name,
+            namespace=namespace,
+            labels={"app.kubernetes.io/part-of": "lakehouse-ml", FAMILY_LABEL: family},
         ),
         spec=models.V1beta1ExperimentSpec(
             algorithm=models.V1beta1AlgorithmSpec(algorithm_name="grid"),
@@ -130,26 +133,15 @@ def best_candidate(family: str, experiment_name: str, optimal_trial, trials: int
     )
 
 
-def run_experiment(
-    family: str,
-    namespace: str,
-    image: str,
-    train_set_uri: str,
-    categorical: list[str],
-    seed: int,
-    name_prefix: str,
-    timeout_seconds: int,
-    s3_endpoint: str | None = None,
-) -> Candidate:
-    """Create the Experiment ``<name_prefix>-<family>`` in the cluster, wait for it and return its best
+def run_experiment(spec, timeout_seconds: int) -> Candidate:
+    """Create the Experiment ``spec`` (from ``experiment``) in the cluster, wait for it and return its best
     trial (KatibClient)."""
     from kubeflow.katib import KatibClient
 
-    name = f"{name_prefix}-{family.replace('_', '-')}"
+    name, namespace = spec.metadata.name, spec.metadata.namespace
+    family = spec.metadata.labels[FAMILY_LABEL]
     client = KatibClient(namespace=namespace)
-    spec = experiment(name, family, namespace, image, train_set_uri, categorical, seed, s3_endpoint)
     client.create_experiment(spec, namespace=namespace)
     client.wait_for_experiment_condition(name, namespace=namespace, timeout=timeout_seconds)
-    return best_candidate(
-        family, name, client.get_optimal_hyperparameters(name, namespace), len(search_grid(family))
-    )
+    optimal = client.get_optimal_hyperparameters(name, namespace)
+    return best_candidate(family, name, optimal, len(search_grid(family)))
