@@ -228,3 +228,25 @@ def test_run_experiment_creates_waits_and_reads_the_optimal_trial(monkeypatch):
     ]
     assert (candidate.family, candidate.params, candidate.score) == ("logistic_regression", {"C": 0.1}, 0.81)
     assert candidate.tried == len(search_grid("logistic_regression"))
+
+
+def test_the_best_trial_reaches_the_model_metadata_the_asset_publishes(train_set, tmp_path):
+    """churn_model copies metadata.json's "tuning" into its 'tuning' metadata."""
+    from lakehouse_ml.training.models import Candidate, train_and_evaluate
+
+    frame = pd.read_parquet(train_set)
+    last_day = frame["event_timestamp"].max()
+    train, evaluation = (
+        frame[frame["event_timestamp"] < last_day],
+        frame[frame["event_timestamp"] == last_day],
+    )
+    candidates = [
+        Candidate("logistic_regression", {"C": 0.1}, 0.8, 3, "churn-ab-logistic-regression/trial-1"),
+        Candidate(
+            "hist_gradient_boosting", {"learning_rate": 0.1, "max_leaf_nodes": 15, "max_iter": 100}, 0.7, 2
+        ),
+    ]
+    metadata = train_and_evaluate(train, evaluation, candidates, ["customer_segment"], None, 0.5, 0, tmp_path)
+    assert metadata["tuning"]["logistic_regression"]["katib_trial"] == "churn-ab-logistic-regression/trial-1"
+    assert "katib_trial" not in metadata["tuning"]["hist_gradient_boosting"]
+    assert json.loads((tmp_path / "metadata.json").read_text())["tuning"] == metadata["tuning"]
