@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     kfp_namespace: str | None = None
     kfp_pipeline_root: str = "s3://lakehouse/kfp"
     kfp_export_root: str = "s3://lakehouse/kfp-exports"
+    tuning: Literal["kfp", "katib"] = Field("kfp", description="prod tuning: KFP tasks or Katib Experiments")
     kfp_lakehouse_home: str = Field("/lakehouse", description="LAKEHOUSE_HOME inside KFP component pods")
     kserve_namespace: str = "lakehouse-ml"
     kserve_service_account: str | None = None

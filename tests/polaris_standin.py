@@ -28,6 +28,19 @@ class PolarisState:
         self.principals: dict[str, str] = {}  # name -> client id
         self.principal_assignments: dict[str, set[str]] = defaultdict(set)
 
+    def snapshot(self) -> tuple:
+        """Copies of every object the server holds (calls excluded)."""
+        return (
+            {name: dict(catalog) for name, catalog in self.catalogs.items()},
+            {name: set(items) for name, items in self.namespaces.items()},
+            {name: set(items) for name, items in self.catalog_roles.items()},
+            {key: set(items) for key, items in self.grants.items()},
+            set(self.principal_roles),
+            {name: set(items) for name, items in self.role_catalog_roles.items()},
+            dict(self.principals),
+            {name: set(items) for name, items in self.principal_assignments.items()},
+        )
+
     def privileges(self, principal_role: str) -> dict[str, set[str]]:
         """Namespace (or ``*`` for the whole catalog) -> privileges the principal role holds."""
         held: dict[str, set[str]] = defaultdict(set)

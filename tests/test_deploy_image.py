@@ -90,7 +90,7 @@ def test_runtime_has_git_and_runs_as_a_non_root_user():
     runs = " ".join(arguments for instruction, arguments in runtime if instruction == "RUN")
     assert "apt-get install" in runs and " git " in runs
     (user,) = [arguments for instruction, arguments in runtime if instruction == "USER"]
-    assert user != "0" and user != "root" and f"--uid {user}" in runs
+    assert user != "0" and user != "root" and f"--uid {user} --gid {user}" in runs
     pod_users = {
         values["runAsUser"]
         for values in (

@@ -68,21 +68,9 @@ def test_data_scientists_read_features_and_only_ml_engineers_write_models(polari
 def test_a_second_run_changes_nothing(polaris):
     _run(polaris)
     state = polaris.state
-    before = (
-        dict(state.catalogs),
-        {k: set(v) for k, v in state.namespaces.items()},
-        {k: set(v) for k, v in state.grants.items()},
-        set(state.principal_roles),
-        dict(state.principals),
-    )
+    before = state.snapshot()
     report = _run(polaris)
-    after = (
-        dict(state.catalogs),
-        {k: set(v) for k, v in state.namespaces.items()},
-        {k: set(v) for k, v in state.grants.items()},
-        set(state.principal_roles),
-        dict(state.principals),
-    )
+    after = state.snapshot()
     assert after == before
     assert report.credentials == {}
     outcomes = dict(report.steps)

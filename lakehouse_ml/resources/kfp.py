@@ -51,6 +51,7 @@ class KfpClusterRunner(TrainingPipelineRunner):
     pipeline_root: str
     export_root: str
     timeout_seconds: int = 3600
+    tuner: str = "kfp"  # "katib": each family's search runs as a Katib Experiment (LAKEHOUSE_TUNING)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if not self.gold_uri:
@@ -70,6 +71,8 @@ class KfpClusterRunner(TrainingPipelineRunner):
             arguments,
             self.timeout_seconds,
             self.storage_options,
+            self.tuner,
+            self.s3_endpoint,
         )
 
 
@@ -90,4 +93,5 @@ def prod_training_runner(settings: Settings) -> KfpClusterRunner:
         pipeline_root=settings.kfp_pipeline_root,
         export_root=settings.kfp_export_root,
         s3_endpoint=settings.s3_endpoint,
+        tuner=settings.tuning,
     )

@@ -84,6 +84,34 @@ def tune_family(family: str, train_set: Input[Dataset], summary: str, seed: int)
 
 
 @dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+def tune_family_katib(
+    family: str,
+    train_set: Input[Dataset],
+    summary: str,
+    seed: int,
+    namespace: str,
+    image: str,
+    s3_endpoint: str,
+    timeout_seconds: int,
+    run_id: str,
+) -> str:
+    """The same search as ``tune_family``, run as a Katib Experiment; returns its best trial as JSON."""
+    import json
+    import time
+
+    from lakehouse_ml.training.katib import experiment, run_experiment
+
+    start = time.perf_counter()
+    name = f"churn-{run_id[:8]}-{family.replace('_', '-')}"
+    categorical = json.loads(summary)["categorical_features"]
+    spec = experiment(name, family, namespace, image, train_set.uri, categorical, seed, s3_endpoint or None)
+    candidate = run_experiment(spec, timeout_seconds)
+    return json.dumps(
+        {"candidate": json.loads(candidate.to_json()), "compute_seconds": time.perf_counter() - start}
+    )
+
+
+@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
 def train_and_evaluate(
     train_set: Input[Dataset],
     eval_set: Input[Dataset],

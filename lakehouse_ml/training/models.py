@@ -48,10 +48,17 @@ class Candidate:
     params: dict
     score: float
     tried: int
+    katib_trial: str | None = None  # "<experiment>/<trial>" when a Katib Experiment found it
 
     def to_json(self) -> str:
         return json.dumps(
-            {"family": self.family, "params": self.params, "score": self.score, "tried": self.tried}
+            {
+                "family": self.family,
+                "params": self.params,
+                "score": self.score,
+                "tried": self.tried,
+                "katib_trial": self.katib_trial,
+            }
         )
 
     @classmethod
@@ -88,7 +95,7 @@ def build_model(
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
-def _grid(family: str) -> list[dict]:
+def search_grid(family: str) -> list[dict]:
     space = SEARCH_SPACES[family]
     return [dict(zip(space, values, strict=True)) for values in itertools.product(*space.values())]
 
@@ -100,17 +107,29 @@ def tuning_split(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train[~is_holdout], train[is_holdout]
 
 
+def holdout_score(
+    family: str,
+    params: dict,
+    train: pd.DataFrame,
+    feature_names: list[str],
+    categorical: list[str],
+    seed: int,
+) -> float:
+    """ROC AUC on the latest training days of a candidate fitted on the earlier ones (one tuning trial)."""
+    fit_part, holdout = tuning_split(train)
+    model = build_model(family, params, feature_names, categorical, seed)
+    with threadpool_limits(limits=1):
+        model.fit(fit_part[feature_names], fit_part[LABEL])
+    return float(roc_auc_score(holdout[LABEL], model.predict_proba(holdout[feature_names])[:, 1]))
+
+
 def tune(
     family: str, train: pd.DataFrame, feature_names: list[str], categorical: list[str], seed: int
 ) -> Candidate:
-    fit_part, holdout = tuning_split(train)
     best: Candidate | None = None
-    grid = _grid(family)
+    grid = search_grid(family)
     for params in grid:
-        model = build_model(family, params, feature_names, categorical, seed)
-        with threadpool_limits(limits=1):
-            model.fit(fit_part[feature_names], fit_part[LABEL])
-        score = float(roc_auc_score(holdout[LABEL], model.predict_proba(holdout[feature_names])[:, 1]))
+        score = holdout_score(family, params, train, feature_names, categorical, seed)
         if best is None or score > best.score:
             best = Candidate(family, params, score, len(grid))
     return best
@@ -173,6 +192,7 @@ def train_and_evaluate(
         "class_balance": float(train[LABEL].mean()),
         "tuning": {
             c.family: {"params": c.params, "holdout_roc_auc": c.score, "candidates": c.tried}
+            | ({"katib_trial": c.katib_trial} if c.katib_trial else {})
             for c in candidates
         },
         "seed": seed,

@@ -1,6 +1,7 @@
-"""The churn training pipeline (KFP v2): training set -> one tuning task per model family ->
-train the best -> evaluate. Runs locally through ``kfp.local`` and compiles to a package for a
-cluster; both paths are driven by ``lakehouse_ml.resources.kfp``.
+"""The churn training pipeline (KFP v2): training set -> one tuning task per model family (or, in prod
+with ``LAKEHOUSE_TUNING=katib``, one Katib Experiment per family) -> train the best -> evaluate. Runs
+locally through ``kfp.local`` and compiles to a package for a cluster; both paths are driven by
+``lakehouse_ml.resources.kfp``.
 """
 
 from dataclasses import dataclass, field
@@ -21,47 +22,76 @@ class PipelineOutputs(NamedTuple):
     metrics: Metrics
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Churn model: point-in-time training set, tuning, evaluation")
-def churn_training_pipeline(
-    lakehouse_home: str,
-    gold_uri: str = "",
-    feature_source: str = "feast",
-    label_horizon_days: int = LABEL_HORIZON_DAYS,
-    train_snapshots: int = 12,
-    eval_snapshots: int = 2,
-    max_training_rows: int = 200_000,
-    seed: int = 0,
-    threshold: float = 0.5,
-    export_uri: str = "",
-) -> PipelineOutputs:
-    data = components.build_training_set(
-        lakehouse_home=lakehouse_home,
-        gold_uri=gold_uri,
-        feature_source=feature_source,
-        label_horizon_days=label_horizon_days,
-        train_snapshots=train_snapshots,
-        eval_snapshots=eval_snapshots,
-        max_training_rows=max_training_rows,
-        seed=seed,
+TUNERS = ("kfp", "katib")  # kfp: one tuning task per family; katib: one Katib Experiment per family
+KATIB_TIMEOUT_SECONDS = 3600
+
+
+def build_pipeline(tuner: str = "kfp"):
+    """The pipeline; ``tuner`` picks how each family is tuned (the same search space either way)."""
+    if tuner not in TUNERS:
+        raise ValueError(f"tuner must be one of {TUNERS}, got {tuner!r}")
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME, description="Churn model: point-in-time training set, tuning, evaluation"
     )
-    data.set_caching_options(False)
-    tuned = {}
-    for family in ("logistic_regression", "hist_gradient_boosting"):
-        task = components.tune_family(
-            family=family, train_set=data.outputs["train_set"], summary=data.outputs["Output"], seed=seed
+    def churn_training_pipeline(
+        lakehouse_home: str,
+        gold_uri: str = "",
+        feature_source: str = "feast",
+        label_horizon_days: int = LABEL_HORIZON_DAYS,
+        train_snapshots: int = 12,
+        eval_snapshots: int = 2,
+        max_training_rows: int = 200_000,
+        seed: int = 0,
+        threshold: float = 0.5,
+        export_uri: str = "",
+        katib_namespace: str = "",
+        s3_endpoint: str = "",
+    ) -> PipelineOutputs:
+        data = components.build_training_set(
+            lakehouse_home=lakehouse_home,
+            gold_uri=gold_uri,
+            feature_source=feature_source,
+            label_horizon_days=label_horizon_days,
+            train_snapshots=train_snapshots,
+            eval_snapshots=eval_snapshots,
+            max_training_rows=max_training_rows,
+            seed=seed,
         )
-        task.set_display_name(f"tune-{family.replace('_', '-')}")
-        tuned[family] = task.output
-    final = components.train_and_evaluate(
-        train_set=data.outputs["train_set"],
-        eval_set=data.outputs["eval_set"],
-        summary=data.outputs["Output"],
-        threshold=threshold,
-        seed=seed,
-        export_uri=export_uri,
-        **tuned,
-    )
-    return PipelineOutputs(model=final.outputs["model"], metrics=final.outputs["metrics"])
+        data.set_caching_options(False)
+        tuned = {}
+        for family in ("logistic_regression", "hist_gradient_boosting"):
+            inputs = dict(
+                family=family, train_set=data.outputs["train_set"], summary=data.outputs["Output"], seed=seed
+            )
+            if tuner == "katib":
+                task = components.tune_family_katib(
+                    **inputs,
+                    namespace=katib_namespace,
+                    image=components.TRAINING_IMAGE,
+                    s3_endpoint=s3_endpoint,
+                    timeout_seconds=KATIB_TIMEOUT_SECONDS,
+                    run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
+                )
+            else:
+                task = components.tune_family(**inputs)
+            task.set_display_name(f"tune-{family.replace('_', '-')}")
+            tuned[family] = task.output
+        final = components.train_and_evaluate(
+            train_set=data.outputs["train_set"],
+            eval_set=data.outputs["eval_set"],
+            summary=data.outputs["Output"],
+            threshold=threshold,
+            seed=seed,
+            export_uri=export_uri,
+            **tuned,
+        )
+        return PipelineOutputs(model=final.outputs["model"], metrics=final.outputs["metrics"])
+
+    return churn_training_pipeline
+
+
+churn_training_pipeline = build_pipeline()
 
 
 @dataclass(frozen=True)
@@ -89,7 +119,7 @@ class TrainingRun:
     compute_seconds: dict = field(default_factory=dict)
 
 
-def compile_package(path: Path) -> Path:
+def compile_package(path: Path, tuner: str = "kfp") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(churn_training_pipeline, package_path=str(path))
+    compiler.Compiler().compile(build_pipeline(tuner), package_path=str(path))
     return path

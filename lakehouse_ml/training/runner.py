@@ -80,15 +80,19 @@ def run_on_cluster(
     arguments: PipelineArguments,
     timeout_seconds: int,
     storage_options: dict | None = None,
+    tuner: str = "kfp",
+    s3_endpoint: str | None = None,
 ) -> TrainingRun:
-    """Submit the compiled package, wait, and download the model folder the final task exported."""
+    """Submit the compiled package, wait, and download the model folder the final task exported.
+
+    With ``tuner="katib"`` the tuning steps create Katib Experiments in the run's namespace."""
     import fsspec
     import kfp
 
     from lakehouse_ml.training.pipeline import TrainingRun, compile_package
 
     work = Path(tempfile.mkdtemp(prefix="churn-training-"))
-    package = compile_package(work / "churn_training_pipeline.yaml")
+    package = compile_package(work / "churn_training_pipeline.yaml", tuner)
     run_name = f"churn-training-{time.strftime('%Y%m%d-%H%M%S')}"
     export_uri = f"{export_root.rstrip('/')}/{run_name}"
     client = kfp.Client(host=host, namespace=namespace)
@@ -98,6 +102,8 @@ def run_on_cluster(
             "lakehouse_home": lakehouse_home,
             "gold_uri": gold_uri,
             "export_uri": export_uri,
+            "katib_namespace": namespace or "",
+            "s3_endpoint": s3_endpoint or "",
             **dataclasses.asdict(arguments),
         },
         run_name=run_name,
