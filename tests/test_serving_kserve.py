@@ -15,12 +15,12 @@ from pathlib import Path
 import dagster as dg
 import jsonschema
 import pytest
-from test_serving_server import free_port
 
 from lakehouse_ml.resources.serving import STABLE_ANNOTATION, KServeModelServing
 from lakehouse_ml.serving.artifact import sha256_of
 from lakehouse_ml.serving.manifest import InferenceServiceSpec, inference_service, render
 from lakehouse_ml.serving.sample import write_feature_repo, write_model
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
 SCHEMA = json.loads((Path(__file__).parent / "data" / "kserve-inferenceservice-v1beta1.json").read_text())
