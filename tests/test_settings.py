@@ -120,3 +120,26 @@ def test_the_monitoring_policy_resource_offers_every_trigger_policy_field():
     configured = MonitoringPolicy(sample_size=7, construct_drift_features=["tenure_days"]).policy()
     expected = dataclasses.replace(TriggerPolicy(), sample_size=7, construct_drift_features=("tenure_days",))
     assert configured == expected
+
+
+def test_launchpad_config_fields_are_described_and_feature_source_is_a_choice():
+    import dagster as dg
+
+    from lakehouse_ml.assets.gold import DbtBuildConfig
+    from lakehouse_ml.assets.registry import ChampionGateConfig
+    from lakehouse_ml.assets.training import ChurnTrainingConfig
+
+    for config in (ChurnTrainingConfig, DbtBuildConfig, ChampionGateConfig):
+        undocumented = [name for name, field in config.model_fields.items() if not field.description]
+        assert undocumented == [], f"{config.__name__} fields without a description: {undocumented}"
+
+    from lakehouse_ml.assets.training import churn_model
+    from lakehouse_ml.resources.kfp import local_training_runner
+
+    runner = local_training_runner(Settings.from_env())
+    with pytest.raises(dg.DagsterInvalidConfigError, match="feature_source"):
+        dg.materialize(
+            [churn_model],
+            resources={"training_pipeline": runner},
+            run_config={"ops": {"churn_model": {"config": {"feature_source": "parquet"}}}},
+        )
