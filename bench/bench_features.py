@@ -79,7 +79,7 @@ def write_gold(home: Path, customers: int, snapshots: int = 2, seed: int = 0) ->
 def open_store(settings: Settings, redis_project: str | None = None, engine: str | None = None):
     from lakehouse_ml.features.apply import apply_definitions
     from lakehouse_ml.features.gold import gold_source
-    from lakehouse_ml.features.store import local_store_config, open_feature_store, redis_connection_string
+    from lakehouse_ml.features.store import local_store_config, redis_connection_string, store_from_config
 
     config = local_store_config(settings.feast_dir / (engine or ""))
     if engine:
@@ -87,7 +87,7 @@ def open_store(settings: Settings, redis_project: str | None = None, engine: str
     if redis_project:
         config["project"] = redis_project
         config["online_store"] = {"type": "redis", "connection_string": redis_connection_string(REDIS_URL)}
-    store = open_feature_store(config)
+    store = store_from_config(config)
     apply_definitions(store, gold_source(settings))
     return store
 

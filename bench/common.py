@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+POLL_SECONDS = 0.05
 
 
 def machine() -> dict[str, object]:
@@ -39,19 +40,49 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run a command; return (wall seconds, peak RSS in MiB of the child and its children)."""
+    """Run a command; return (wall seconds, peak RSS in MiB of its largest process).
+
+    The peak is each process's own high-water mark (``VmHWM``), polled over the child and its
+    descendants. Neither ``RUSAGE_CHILDREN`` (the maximum over every child so far) nor ``wait4``
+    works here: Linux carries the forking parent's peak into the child's ``ru_maxrss``.
+    """
+    import psutil
+
     start = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    peak_kib = 0
+    while True:
+        try:
+            members = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            members = []
+        peak_kib = max([peak_kib, *(_high_water_kib(member.pid) for member in members)])
+        try:
+            process.wait(timeout=POLL_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            continue
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, cmd)
+    return wall, peak_kib / 1024
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+def _high_water_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # exited between listing and reading
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0  # a zombie has no memory left to report
+
+
+def percentile(values: list[float], q: int) -> float:
+    """The ``q``-th percentile (1..99), interpolated between the closest ranks."""
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def report(name: str, results: dict[str, object]) -> None:

@@ -84,15 +84,11 @@ class Settings(BaseSettings):
         Validated once per distinct set of values, so call it wherever settings are needed: a test or
         a process that changes the environment gets fresh settings, everyone else a cached object.
         """
-        unknown = sorted(set(overrides or {}) - {ENV_PREFIX + name.upper() for name in cls.model_fields})
-        if unknown:
-            raise ValueError(f"not a setting: {unknown}; settings are {cls.env_names()}")
+        names = {ENV_PREFIX + name.upper() for name in cls.model_fields}
+        # Other names are ignored, as in the environment: a whole os.environ copy may be passed.
+        chosen = tuple(sorted((k, v) for k, v in (overrides or {}).items() if k in names))
         current = tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)))
-        return _validated(current, tuple(sorted((overrides or {}).items())))
-
-    @classmethod
-    def env_names(cls) -> list[str]:
-        return [ENV_PREFIX + name.upper() for name in cls.model_fields]
+        return _validated(current, chosen)
 
     @property
     def raw_is_local(self) -> bool:

@@ -7,7 +7,6 @@ Iceberg, Evidently). Documented in docs/trigger-policy.md ("Drift drill").
 from __future__ import annotations
 
 import shutil
-import socket
 
 import dagster as dg
 import pytest
@@ -20,6 +19,7 @@ from lakehouse_ml.resources.serving import local_serving
 from lakehouse_ml.sensors import drift_retrain_sensor
 from lakehouse_ml.settings import Settings
 from lakehouse_ml.simulator import simulate
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -45,12 +45,6 @@ GOLD_ASSETS = [
     "fct_customer_features",
     "fct_churn_labels",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _use_home(monkeypatch: pytest.MonkeyPatch, home) -> Settings:
@@ -104,7 +98,7 @@ def _advance_and_monitor(tmp_path, monkeypatch, baseline_home, scenario):
 
 
 def test_drift_drill(lakehouse_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKEHOUSE_SERVING_PORT", str(_free_port()))
+    monkeypatch.setenv("LAKEHOUSE_SERVING_PORT", str(free_port()))
     settings = _use_home(monkeypatch, lakehouse_home)
     simulate(lakehouse_home / "raw", days=365)
     try:

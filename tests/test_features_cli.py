@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from lakehouse_ml.settings import Settings, project_root
 from tests.features_fixtures import gold_frame, latest_values, weekly_snapshots, write_gold
+from tests.ports import free_port
 
 FEAST = str(Path(sys.executable).with_name("feast"))
 
@@ -57,12 +57,6 @@ def test_cli_apply_refuses_mismatch_then_applies_and_materializes(lakehouse_home
         assert frame.loc[position, FEATURE_NAMES].tolist() == pytest.approx(expected)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_feast_serve_answers_get_online_features_for_the_service(lakehouse_home):
     from lakehouse_ml.features.apply import apply_definitions
     from lakehouse_ml.features.gold import gold_source
@@ -76,7 +70,7 @@ def test_feast_serve_answers_get_online_features_for_the_service(lakehouse_home)
     apply_definitions(store, gold_source(settings))
     materialize_online(store, gold_source(settings))
 
-    port = _free_port()
+    port = free_port()
     log = (lakehouse_home / "feast-serve.log").open("w")
     server = subprocess.Popen(
         [FEAST, "-c", "feast_repo", "serve", "-h", "127.0.0.1", "-p", str(port), "--no-access-log"],

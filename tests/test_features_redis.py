@@ -43,7 +43,7 @@ def _materialize_and_read(store, settings, gold):
 
 @pytest.mark.redis
 def test_materialize_into_redis_and_read_back(lakehouse_home, redis_url):
-    from lakehouse_ml.features.store import local_store_config, open_feature_store, redis_connection_string
+    from lakehouse_ml.features.store import local_store_config, redis_connection_string, store_from_config
 
     settings = Settings.from_env()
     gold = gold_frame(SNAPSHOTS, customers=5)
@@ -53,7 +53,7 @@ def test_materialize_into_redis_and_read_back(lakehouse_home, redis_url):
     config["project"] = project
     config["online_store"] = {"type": "redis", "connection_string": redis_connection_string(redis_url)}
     try:
-        _materialize_and_read(open_feature_store(config), settings, gold)
+        _materialize_and_read(store_from_config(config), settings, gold)
     finally:
         _clean_redis(redis_url, project)
 
@@ -61,7 +61,7 @@ def test_materialize_into_redis_and_read_back(lakehouse_home, redis_url):
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_prod_stack_sql_registry_in_postgres_and_redis(lakehouse_home, redis_url, postgres_url):
-    from lakehouse_ml.features.store import open_feature_store, prod_store_config
+    from lakehouse_ml.features.store import prod_store_config, store_from_config
 
     settings = Settings.from_env()
     gold = gold_frame(SNAPSHOTS, customers=5)
@@ -69,10 +69,10 @@ def test_prod_stack_sql_registry_in_postgres_and_redis(lakehouse_home, redis_url
     project = f"lakehouse_ml_test_{uuid.uuid4().hex[:12]}"
     config = prod_store_config(postgres_url, redis_url)
     config["project"] = project
-    store = open_feature_store(config)
+    store = store_from_config(config)
     try:
         _materialize_and_read(store, settings, gold)
-        reopened = open_feature_store(config)
+        reopened = store_from_config(config)
         assert [v.name for v in reopened.list_feature_views()] == ["customer_features"]
     finally:
         store.registry.delete_project(project, commit=True)

@@ -38,13 +38,13 @@ def awkward_gold(snapshots: list[datetime]) -> pd.DataFrame:
 def open_store(home, engine: str | None):
     from lakehouse_ml.features.apply import apply_definitions
     from lakehouse_ml.features.gold import gold_source
-    from lakehouse_ml.features.store import local_store_config, open_feature_store
+    from lakehouse_ml.features.store import local_store_config, store_from_config
 
     settings = Settings.from_env()
     config = local_store_config(home / f"feast-{engine or 'lakehouse'}")
     if engine:
         config["batch_engine"] = engine
-    store = open_feature_store(config)
+    store = store_from_config(config)
     apply_definitions(store, gold_source(settings))
     return store
 
@@ -127,7 +127,7 @@ def test_a_source_with_a_created_timestamp_column_is_written_as_feast_writes_it(
     from feast import Entity, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64
 
-    from lakehouse_ml.features.store import local_store_config, open_feature_store
+    from lakehouse_ml.features.store import local_store_config, store_from_config
 
     day = datetime(2024, 3, 1)
     frame = pd.DataFrame(
@@ -160,7 +160,7 @@ def test_a_source_with_a_created_timestamp_column_is_written_as_feast_writes_it(
         config = local_store_config(tmp_path / f"feast-{engine or 'lakehouse'}")
         if engine:
             config["batch_engine"] = engine
-        store = open_feature_store(config)
+        store = store_from_config(config)
         store.apply([account, view])
         store.materialize(day - timedelta(days=2), day + timedelta(days=1), ["accounts"])
         with sqlite3.connect(store.config.online_store.path) as conn:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 import pytest
-from test_serving_server import free_port
 
 from lakehouse_ml.assets.predictions import batch_scores, churn_predictions
 from lakehouse_ml.assets.serving import churn_predictor_deployment, promote_canary, rollback_canary
@@ -18,6 +17,7 @@ from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.serving import LocalModelServing
 from lakehouse_ml.resources.warehouse import DuckDBWarehouse
 from lakehouse_ml.serving.sample import sample_features, write_feature_repo, write_model
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = 120

@@ -8,7 +8,6 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from test_serving_server import free_port
 
 from lakehouse_ml.registry import ModelRegistry
 from lakehouse_ml.registry.model_registry import Remote
@@ -16,6 +15,7 @@ from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.process import LocalServer
 from lakehouse_ml.serving.sample import write_feature_repo, write_simulated_gold, write_trained_models
 from lakehouse_ml.training.models import FAMILIES
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 SCORED = 200

@@ -15,12 +15,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from kserve_standin import StandInCustomObjectsApi, kserve_client
-from test_serving_server import free_port
 
 from lakehouse_ml.resources.serving import KServeModelServing
 from lakehouse_ml.serving.artifact import sha256_of
 from lakehouse_ml.serving.manifest import InferenceServiceSpec, inference_service, render
 from lakehouse_ml.serving.sample import write_feature_repo, write_model
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.s3]
 SMOKE = ["c00001", "c00002", "c00003"]

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from test_serving_server import free_port
 
 from lakehouse_ml.predictions.spool_loader import load_spool
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
@@ -22,6 +21,7 @@ from lakehouse_ml.serving.artifact import sha256_of
 from lakehouse_ml.serving.deployment import read_deployment, read_status
 from lakehouse_ml.serving.process import LocalServer, ServingError
 from lakehouse_ml.serving.sample import write_feature_repo, write_model
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 SMOKE = ["c00001", "c00002", "c00003"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import httpx
 import numpy as np
@@ -14,17 +13,12 @@ from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.names import UNKNOWN_CUSTOMER
 from lakehouse_ml.serving.process import LocalServer
 from lakehouse_ml.serving.sample import sample_features, write_feature_repo, write_model
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = 50
 V1 = "/v1/models/churn-predictor:predict"
 V2 = "/v2/models/churn-predictor/infer"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

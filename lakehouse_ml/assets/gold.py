@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from pydantic import Field
 
 from lakehouse_ml.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.resources.iceberg import IcebergCatalog
@@ -48,10 +49,16 @@ class LakehouseDbtTranslator(DagsterDbtTranslator):
 
 
 class DbtBuildConfig(dg.Config):
-    as_of: str = ""
-    """Pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the latest order day."""
-    label_horizon_days: int = LABEL_HORIZON_DAYS
-    snapshot_interval_days: int = DEFAULT_VARS["snapshot_interval_days"]
+    as_of: str = Field(
+        "",
+        description="pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the last order",
+    )
+    label_horizon_days: int = Field(
+        LABEL_HORIZON_DAYS, description="a customer churned as of D with no order in this many days after D"
+    )
+    snapshot_interval_days: int = Field(
+        DEFAULT_VARS["snapshot_interval_days"], description="days between feature snapshots on the fixed grid"
+    )
 
 
 def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, object]:

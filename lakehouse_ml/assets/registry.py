@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from lakehouse_ml.resources.registry import ModelRegistryResource
 
@@ -45,8 +46,10 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
 
 
 class ChampionGateConfig(dg.Config):
-    min_roc_auc: float = 0.65
-    tolerance: float = 0.02
+    min_roc_auc: float = Field(0.65, description="ROC AUC floor every candidate must reach")
+    tolerance: float = Field(
+        0.02, description="how far the candidate's ROC AUC may fall below the champion's on the same window"
+    )
 
 
 @dg.asset_check(

@@ -3,8 +3,9 @@
 import json
 
 import dagster as dg
+from pydantic import Field
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS, FeatureSource
 from lakehouse_ml.resources.kfp import TrainingPipelineRunner
 
 GROUP = "training"
@@ -17,15 +18,19 @@ UPSTREAM = [
 
 class ChurnTrainingConfig(dg.Config):
     """Pipeline parameters; the split evaluates on the latest labelled snapshot days and trains on
-    days at least ``label_horizon_days`` earlier (match dbt's ``label_horizon_days``)."""
+    days at least ``label_horizon_days`` earlier."""
 
-    feature_source: str = "feast"
-    label_horizon_days: int = LABEL_HORIZON_DAYS
-    train_snapshots: int = 12
-    eval_snapshots: int = 2
-    max_training_rows: int = 200_000
-    seed: int = 0
-    threshold: float = 0.5
+    feature_source: FeatureSource = Field(
+        "feast", description="feast: point-in-time join through Feast; gold: the gold table joined directly"
+    )
+    label_horizon_days: int = Field(
+        LABEL_HORIZON_DAYS, description="days after a snapshot that decide its churn label (dbt's var too)"
+    )
+    train_snapshots: int = Field(12, description="labelled snapshot days to train on")
+    eval_snapshots: int = Field(2, description="latest labelled snapshot days to evaluate on")
+    max_training_rows: int = Field(200_000, description="training rows kept (seeded sample above this)")
+    seed: int = Field(0, description="seed of sampling, tuning and training")
+    threshold: float = Field(0.5, description="churn probability from which a customer is predicted to churn")
 
 
 @dg.asset(group_name=GROUP, kinds={"kubeflow", "scikit-learn"}, deps=UPSTREAM)
@@ -40,12 +45,10 @@ def churn_model(
     clear message instead of inside a pipeline run.
     """
     from lakehouse_ml.registry.lineage import build_lineage
-    from lakehouse_ml.training.dataset import FEATURE_SOURCES, preflight, split_config
+    from lakehouse_ml.training.dataset import preflight, split_config
     from lakehouse_ml.training.pipeline import PipelineArguments
     from lakehouse_ml.training.split import TrainingDataError
 
-    if config.feature_source not in FEATURE_SOURCES:
-        raise dg.Failure(f"feature_source must be one of {FEATURE_SOURCES}, got {config.feature_source!r}")
     arguments = PipelineArguments(**config.model_dump())
     try:
         plan = preflight(

@@ -104,7 +104,7 @@ def store_config(settings: Settings | None = None) -> dict[str, Any]:
     )
 
 
-def open_feature_store(config: dict[str, Any]) -> feast.FeatureStore:
+def store_from_config(config: dict[str, Any]) -> feast.FeatureStore:
     """A ``FeatureStore`` over ``feast_repo/`` with the given configuration dict."""
     from feast import FeatureStore, RepoConfig
 
@@ -114,4 +114,4 @@ def open_feature_store(config: dict[str, Any]) -> feast.FeatureStore:
 
 def feature_store(settings: Settings | None = None) -> feast.FeatureStore:
     """The project's feature store for the settings' profile (default: ``Settings.from_env()``)."""
-    return open_feature_store(store_config(settings))
+    return store_from_config(store_config(settings))

@@ -29,9 +29,9 @@ class FeatureStoreResource(dg.ConfigurableResource):
         raise NotImplementedError
 
     def open(self) -> feast.FeatureStore:
-        from lakehouse_ml.features.store import open_feature_store
+        from lakehouse_ml.features.store import store_from_config
 
-        return open_feature_store(self.store_config())
+        return store_from_config(self.store_config())
 
 
 class LocalFeatureStore(FeatureStoreResource):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +30,20 @@ class ServingError(RuntimeError):
 
 
 def request_json(url: str, body: dict | None = None, headers: dict | None = None, timeout: float = 10.0):
-    """POST ``body`` as JSON (GET without one); returns the status and the decoded JSON answer."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    request.add_header("content-type", "application/json")
-    for key, value in (headers or {}).items():
-        request.add_header(key, value)
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return response.status, json.loads(response.read() or b"null")
+    """POST ``body`` as JSON (GET without one); returns the status and the decoded JSON answer.
+
+    Raises ``ServingError`` when the server cannot be reached or answers with an error status.
+    """
+    import httpx
+
+    method = "GET" if body is None else "POST"
+    try:
+        response = httpx.request(method, url, json=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as err:
+        raise ServingError(f"{method} {url} failed: {err!r}") from err
+    if response.is_error:
+        raise ServingError(f"{method} {url} answered {response.status_code}: {response.text}")
+    return response.status_code, response.json() if response.content else None
 
 
 @dataclass
@@ -69,7 +72,7 @@ class LocalServer:
     def ready(self) -> bool:
         try:
             status, body = request_json(f"{self.endpoint}/v2/health/ready", timeout=2.0)
-        except (OSError, ValueError):
+        except (ServingError, ValueError):
             return False
         return status == 200 and bool(body and body.get("ready"))
 
@@ -153,10 +156,7 @@ class LocalServer:
     def predict(self, customer_ids: list[str], version: str | None = None, timeout: float = 30.0) -> dict:
         headers = {VERSION_HEADER: version} if version else None
         body = {"instances": [{"customer_id": cid} for cid in customer_ids]}
-        try:
-            _, answer = request_json(self.predict_url, body, headers, timeout)
-        except urllib.error.HTTPError as err:
-            raise ServingError(f"predict answered {err.code}: {err.read().decode(errors='replace')}") from err
+        _, answer = request_json(self.predict_url, body, headers, timeout)
         return answer
 
     def status(self) -> dict:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import pandas as pd
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.domain import LABEL_HORIZON_DAYS, FeatureSource
 from lakehouse_ml.storage import storage_options_for
 from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
 
 LABEL = "churned"
 KEYS = ["customer_id", "event_timestamp"]
-FEATURE_SOURCES = ("feast", "gold")
+FEATURE_SOURCES: tuple[str, ...] = get_args(FeatureSource)
 MIN_TRAINING_ROWS = 100
 MIN_EVAL_ROWS = 50
 
