@@ -63,7 +63,7 @@ class Parity:
 
     @property
     def exact(self) -> bool:
-        return self.max_abs_diff <= self.tolerance and self.label_mismatches == 0
+        return self.rows > 0 and self.max_abs_diff <= self.tolerance and self.label_mismatches == 0
 
 
 def compile_pipeline(pipeline, feature_names: list[str], categorical: list[str]) -> bytes:
@@ -314,10 +314,12 @@ def compile_model_folder(folder: Path, parity_set: str) -> dict:
     import joblib
     import pandas as pd
 
+    from lakehouse_ml.serving.artifact import METADATA_FILE, MODEL_FILE
+
     folder = Path(folder)
-    metadata = json.loads((folder / "metadata.json").read_text())
+    metadata = json.loads((folder / METADATA_FILE).read_text())
     names, categorical = metadata["feature_names"], metadata.get("categorical_features", [])
-    pipeline = joblib.load(folder / "model.joblib")
+    pipeline = joblib.load(folder / MODEL_FILE)
     try:
         model = compile_pipeline(pipeline, names, categorical)
     except CompileError as err:
