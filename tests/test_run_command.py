@@ -37,5 +37,10 @@ def test_summary_lists_materialized_assets_with_their_key_figures():
 
 def test_cli_knows_every_subcommand():
     parser = build_parser()
-    for command in (["run"], ["simulate", "--days", "3"], ["serve", "status"]):
+    for command in (
+        ["run"],
+        ["simulate", "--days", "3"],
+        ["serve", "status"],
+        ["drill", "--scenario", "none"],
+    ):
         assert callable(parser.parse_args(command).handler)
