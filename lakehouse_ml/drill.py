@@ -23,6 +23,12 @@ CURSOR_KEY = "lakehouse/drill/drift_retrain_sensor"
 GATE_CHECK = "model_beats_champion"
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lakehouse_ml.simulator.scenarios import DRIFT_SCENARIOS
 
@@ -32,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[NO_DRIFT, *sorted(DRIFT_SCENARIOS)],
         help=f"drift scenario to simulate; '{NO_DRIFT}' is the no-drift control",
     )
-    parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days to advance (default 30)")
+    parser.add_argument("--days", type=_positive, default=DEFAULT_DAYS, help="days to advance (default 30)")
     parser.add_argument("--promote", action="store_true", help="promote the canary if the gate passed")
 
 
@@ -142,7 +148,11 @@ class Drill:
         from lakehouse_ml.simulator import simulate
 
         drift = None if scenario == NO_DRIFT else scenario
-        summary = simulate(self.settings.raw_uri, days=days, drift=drift)
+        try:
+            summary = simulate(self.settings.raw_uri, days=days, drift=drift)
+        except ValueError as err:
+            print(f"lakehouse-ml drill: cannot advance the landing zone: {err}")
+            return None
         print(f"lakehouse-ml drill: landing zone advanced {days} days, scenario {scenario}")
         print(f"  {summary.describe()}")
         keys = self.everything.asset_layer.asset_graph.get_all_asset_keys()
@@ -181,7 +191,9 @@ class Drill:
             return False
         print(f"  canary {version} deployed")
         if promote:
-            return self.execute("promote the canary", self.defs.resolve_job_def("promote_canary")).success
+            from lakehouse_ml.assets.serving import promote_canary
+
+            return self.execute("promote the canary", self.defs.resolve_job_def(promote_canary.name)).success
         return True
 
 
