@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "simulate": "lakehouse_ml.simulator.command",
     "serve": "lakehouse_ml.serving.command",
     "run": "lakehouse_ml.run_command",
+    "drill": "lakehouse_ml.drill",
 }
 
 

@@ -15,11 +15,15 @@ from pathlib import Path
 import yaml
 
 INSTANCE_FILE = "dagster.yaml"
+CODE_SERVER_STARTUP_S = 600
 
 
 def local_instance_config() -> dict:
-    """Settings of the embedded instance: sqlite storage under DAGSTER_HOME (Dagster's default)."""
-    return {"telemetry": {"enabled": False}}
+    """Settings of the embedded instance: sqlite storage under DAGSTER_HOME (Dagster's default).
+
+    ``dagster dev`` / ``dg dev`` parse the dbt project while the code server starts, which on a busy
+    two-core machine takes longer than Dagster's default 180 s start-up timeout."""
+    return {"telemetry": {"enabled": False}, "code_servers": {"local_startup_timeout": CODE_SERVER_STARTUP_S}}
 
 
 def ensure_instance_config(dagster_home: Path) -> Path:

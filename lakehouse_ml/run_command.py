@@ -21,16 +21,12 @@ from lakehouse_ml.settings import Settings
 
 HELP = "Materialize every asset (the whole loop) on this machine and print a summary."
 
+# What the summary repeats after the per-asset lines: the figures and paths a person looks up later.
 SUMMARY_ASSETS = {
-    "raw_customers": ("customers", ["dagster/row_count"]),
-    "raw_orders": ("orders", ["dagster/row_count", "last_order_ts"]),
     "fct_customer_features": ("gold features", ["dagster/row_count", "last_snapshot_day"]),
-    "online_features": ("online store", ["entities_written", "rows_per_second"]),
     "churn_model": ("trained model", ["model_family", "roc_auc", "kfp_run_id"]),
     "model_version": ("registry", ["git_tag", "registry"]),
     "churn_predictor_deployment": ("serving", ["endpoint", "stable_version", "canary_version"]),
-    "batch_scores": ("batch scores", ["as_of", "scored"]),
-    "churn_predictions": ("predictions table", ["table", "table_rows"]),
     "feature_drift_report": ("feature drift", ["drifted_share", "breach", "report"]),
     "prediction_drift_report": ("prediction drift", ["drifted_share", "breach", "report"]),
     "concept_drift_report": ("concept drift", ["breach", "report"]),
@@ -55,7 +51,7 @@ def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS)
         shown = [
             f"{field.removeprefix('dagster/')}={metadata_text(metadata[field])}"
             for field in fields
-            if field in metadata
+            if metadata_text(metadata.get(field, ""))
         ]
         lines.append(f"  {label:<18} {', '.join(shown) if shown else 'materialized'}")
     return lines

@@ -5,8 +5,10 @@ from __future__ import annotations
 from importlib import import_module
 
 import dagster as dg
+import pytest
 
 from lakehouse_ml.cli import build_parser
+from lakehouse_ml.drill import LoopState, table
 from lakehouse_ml.run_command import summarize
 
 
@@ -43,6 +45,24 @@ def test_each_subcommand_dispatches_to_its_own_module():
         (["run"], "lakehouse_ml.run_command"),
         (["simulate", "--days", "3"], "lakehouse_ml.simulator.command"),
         (["serve", "status"], "lakehouse_ml.serving.command"),
+        (["drill", "--scenario", "none"], "lakehouse_ml.drill"),
     ):
         assert parser.parse_args(argv).handler is import_module(module_name).run
     assert parser.parse_args(["simulate", "--days", "3"]).days == 3
+
+
+def test_drill_rejects_a_non_positive_number_of_days_and_unknown_scenarios(capsys):
+    parser = build_parser()
+    for bad in (["drill", "--scenario", "none", "--days", "0"], ["drill", "--scenario", "weather"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+    assert "invalid choice: 'weather'" in capsys.readouterr().err
+
+
+def test_drill_table_shows_the_traffic_split_before_and_after():
+    before = LoopState("v1", "v2", 10, 0.8123, 0.52, ["data_drift"])
+    after = LoopState("v2", None, None, 0.83, None, [])
+    lines = table(before, after)
+    assert lines[1].split() == ["production", "model", "v1", "v2"]
+    assert lines[3].split()[2:] == ["v1", "90%", "/", "v2", "10%", "v2", "100%"]
+    assert lines[5].split()[2:] == ["data_drift", "none"]

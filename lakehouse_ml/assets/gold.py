@@ -20,7 +20,9 @@ ENGINE = ENGINES[PROFILE]
 
 dbt_project = build_dbt_project(PROFILE)
 GOLD_MODELS = ("fct_customer_features", "fct_churn_labels")
-DEFAULT_VARS = yaml.safe_load((dbt_project.project_dir / "dbt_project.yml").read_text())["vars"]
+# libyaml's loader: a third of the pure-Python parse time, paid on every code-location load.
+with (dbt_project.project_dir / "dbt_project.yml").open() as project_file:
+    DEFAULT_VARS = yaml.load(project_file, Loader=yaml.CSafeLoader)["vars"]
 VenvDbtProjectPreparer().prepare_if_dev(dbt_project)
 if not dbt_project.manifest_path.exists():
     raise FileNotFoundError(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,6 +41,7 @@ class VenvDbtProjectPreparer(DagsterDbtProjectPreparer):
         parse.cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
+@cache  # the code location asks twice (dbt assets, dbt resource); each build parses dbt_project.yml
 def build_dbt_project(profile: str) -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=profile)
 

@@ -1,0 +1,41 @@
+"""The `dg` CLI knows the project from `[tool.dg]` in pyproject.toml, on the existing layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse_ml.settings import project_root
+
+DG = Path(sys.executable).parent / "dg"
+
+
+@pytest.fixture
+def dg_env(lakehouse_home: Path) -> dict[str, str]:
+    from lakehouse_ml.instance import ensure_instance_config
+
+    ensure_instance_config(lakehouse_home / "dagster")
+    return dict(os.environ)
+
+
+def test_dg_list_defs_shows_the_code_location(dg_env):
+    done = subprocess.run(
+        [str(DG), "list", "defs", "--json"],
+        cwd=project_root(),
+        env=dg_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    assets = {asset["asset_key"] for asset in listed["assets"]}
+    assert {"fct_customer_features", "churn_model", "model_version", "feature_drift_report"} <= assets
+    assert "drift_retrain_sensor" in {sensor["name"] for sensor in listed["sensors"]}
+    assert "weekly_model_retrain" in {schedule["name"] for schedule in listed["schedules"]}
+    assert "retrain_churn_model" in {job["name"] for job in listed["jobs"]}
