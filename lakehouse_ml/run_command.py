@@ -55,11 +55,15 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from lakehouse_ml.definitions import defs
+    from lakehouse_ml.instance_settings import ensure_instance_settings
+    from lakehouse_ml.run_recovery import fail_dead_runs
 
     settings = Settings.from_env()
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    ensure_instance_settings(settings.dagster_home)
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
+        for run_id in fail_dead_runs(instance):
+            print(f"run {run_id} had been killed; marked failed")
         result = job.execute_in_process(instance=instance, raise_on_error=False)
         print()
         print(f"lakehouse-ml run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")

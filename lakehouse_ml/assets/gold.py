@@ -10,6 +10,7 @@ import dagster as dg
 import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from lakehouse_ml.pools import WAREHOUSE_POOL
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, build_dbt_project, dbt_executable
 from lakehouse_ml.settings import Settings
@@ -74,6 +75,7 @@ def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, o
     dagster_dbt_translator=LakehouseDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
+    pool=WAREHOUSE_POOL,
 )
 def lakehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, iceberg: IcebergCatalog

@@ -1,0 +1,55 @@
+"""The Dagster instance settings the project relies on, merged into ``$DAGSTER_HOME/dagster.yaml``.
+
+- ``concurrency.pools``: one step at a time in each pool of ``lakehouse_ml/pools.py`` across all runs.
+  Granularity ``op``: checked when a step starts, so that runs executed in process (``lakehouse-ml run``,
+  ``dagster asset materialize``) take turns too; with ``run``, only the daemon's run queue would.
+- ``run_monitoring``: the daemon (``dagster dev``) fails runs that never start or run for too long and
+  frees the pool slots of finished runs; runs whose process was killed are failed (and their slots
+  freed) at the next start by ``lakehouse_ml/run_recovery.py``.
+
+Settings already in the file win: a user's or another tool's choices are kept.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+INSTANCE_FILE = "dagster.yaml"
+INSTANCE_SETTINGS = {
+    "concurrency": {"pools": {"granularity": "op", "default_limit": 1}},
+    "run_monitoring": {
+        "enabled": True,
+        "start_timeout_seconds": 300,
+        "max_runtime_seconds": 6 * 3600,
+        "poll_interval_seconds": 60,
+        "free_slots_after_run_end_seconds": 60,
+    },
+}
+
+
+def ensure_instance_settings(dagster_home: Path) -> Path:
+    """Add the project's settings to ``dagster.yaml`` where absent; returns the file's path."""
+    path = Path(dagster_home) / INSTANCE_FILE
+    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    if current is not None and not isinstance(current, dict):
+        raise ValueError(f"{path} must hold a YAML mapping, got {type(current).__name__}")
+    merged = _merge(INSTANCE_SETTINGS, current or {})
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".yaml.partial")
+        partial.write_text(yaml.safe_dump(merged, sort_keys=False))
+        os.replace(partial, path)
+    return path
+
+
+def _merge(defaults: dict, given: dict) -> dict:
+    merged = dict(given)
+    for key, value in defaults.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(value, merged[key])
+        else:
+            merged.setdefault(key, value)
+    return merged
