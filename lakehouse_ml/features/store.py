@@ -34,6 +34,10 @@ FEATURE_NAMES = [
 CATEGORICAL_FEATURES = ["customer_segment"]
 
 
+# A Redis that stops answering fails an online read (the model server answers 503) instead of hanging it.
+REDIS_TIMEOUT_SECONDS = 2
+
+
 class FeatureStoreConfigError(ValueError):
     """The environment does not describe a usable feature store for the profile."""
 
@@ -55,6 +59,7 @@ def redis_connection_string(url: str) -> str:
         parts.append(f"password={unquote(parsed.password)}")
     if parsed.scheme == "rediss":
         parts.append("ssl=true")
+    parts += [f"socket_timeout={REDIS_TIMEOUT_SECONDS}", f"socket_connect_timeout={REDIS_TIMEOUT_SECONDS}"]
     return ",".join(parts)
 
 

@@ -33,7 +33,7 @@ from lakehouse_ml.serving.deployment import (
     read_deployment,
     write_json_atomic,
 )
-from lakehouse_ml.serving.features import OnlineFeatures, open_feature_store
+from lakehouse_ml.serving.features import OnlineFeatures, OnlineStoreUnavailable, open_feature_store
 from lakehouse_ml.serving.limits import RequestLimits
 from lakehouse_ml.serving.model import ChurnPredictor, ModelFailed, Routing
 from lakehouse_ml.serving.spool import SpoolWriter
@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _ServingRESTServer(RESTServer):
-    """KServe's REST server with a chosen bind address, request limits and 503 for model faults.
+    """KServe's REST server with a chosen bind address, request limits and 503 for model and
+    online store faults.
 
     KServe hard-codes 0.0.0.0; the local server must listen on 127.0.0.1 only.
     """
@@ -75,12 +76,13 @@ class _ServingRESTServer(RESTServer):
 
     def _add_exception_handlers(self, app):
         super()._add_exception_handlers(app)
-        app.add_exception_handler(ModelFailed, _model_failed_handler)
+        app.add_exception_handler(ModelFailed, _unavailable_handler)
+        app.add_exception_handler(OnlineStoreUnavailable, _unavailable_handler)
         app.add_exception_handler(NotImplementedError, _not_supported_handler)
 
 
-async def _model_failed_handler(_, exc):
-    logger.error("model failed: %s", exc)
+async def _unavailable_handler(_, exc):
+    logger.error("%s", exc)
     return JSONResponse(status_code=HTTPStatus.SERVICE_UNAVAILABLE, content={"error": str(exc)})
 
 
