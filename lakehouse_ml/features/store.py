@@ -46,7 +46,10 @@ def redis_connection_string(url: str) -> str:
     """Feast's Redis connection string (``host:port,db=N,...``) from a ``redis://`` or ``rediss://`` URL."""
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
-        raise FeatureStoreConfigError(f"LAKEHOUSE_REDIS_URL must look like redis://host:6379/0, got {url!r}")
+        shown = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()  # never echo a password
+        raise FeatureStoreConfigError(
+            f"LAKEHOUSE_REDIS_URL must look like redis://host:6379/0, got {shown!r}"
+        )
     parts = [f"{parsed.hostname}:{parsed.port or 6379}"]
     db = parsed.path.strip("/")
     if db:
