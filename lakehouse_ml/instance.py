@@ -1,9 +1,20 @@
-"""The local Dagster instance's ``dagster.yaml``, written once at set-up.
+"""The local Dagster instance's ``dagster.yaml``: the project's settings, merged in at set-up.
 
 Without the file Dagster warns on every command ("No dagster instance configuration file") and
 prints its telemetry banner. Plain module (no Dagster import): ``tasks.py setup`` and the
-``lakehouse-ml`` entry point call it before Dagster starts. Add instance settings (run monitoring,
-concurrency) to ``local_instance_config``; prod uses ``deploy/dagster.yaml``.
+``lakehouse-ml`` entry point call it before Dagster starts. Prod renders its instance from
+``deploy/helm/values.yaml``.
+
+- ``code_servers.local_startup_timeout``: ``dagster dev`` / ``dg dev`` parse the dbt project while the
+  code server starts, which on a busy two-core machine takes longer than Dagster's default 180 s.
+- ``concurrency.pools``: one step at a time in each pool of ``lakehouse_ml/pools.py`` across all runs.
+  Granularity ``op``: checked when a step starts, so that runs executed in process (``lakehouse-ml run``,
+  ``dagster asset materialize``) take turns too; with ``run``, only the daemon's run queue would.
+- ``run_monitoring``: the daemon (``dagster dev``) fails runs that never start or run for too long and
+  frees the pool slots of finished runs; runs whose process was killed are failed (and their slots
+  freed) at the next start by ``lakehouse_ml/run_recovery.py``.
+
+Settings already in the file win: a user's or another tool's choices are kept.
 """
 
 from __future__ import annotations
@@ -15,24 +26,43 @@ from pathlib import Path
 import yaml
 
 INSTANCE_FILE = "dagster.yaml"
-CODE_SERVER_STARTUP_S = 600
-
-
-def local_instance_config() -> dict:
-    """Settings of the embedded instance: sqlite storage under DAGSTER_HOME (Dagster's default).
-
-    ``dagster dev`` / ``dg dev`` parse the dbt project while the code server starts, which on a busy
-    two-core machine takes longer than Dagster's default 180 s start-up timeout."""
-    return {"telemetry": {"enabled": False}, "code_servers": {"local_startup_timeout": CODE_SERVER_STARTUP_S}}
+INSTANCE_SETTINGS = {
+    "telemetry": {"enabled": False},
+    "code_servers": {"local_startup_timeout": 600},
+    "concurrency": {"pools": {"granularity": "op", "default_limit": 1}},
+    "run_monitoring": {
+        "enabled": True,
+        "start_timeout_seconds": 300,
+        "max_runtime_seconds": 6 * 3600,
+        "poll_interval_seconds": 60,
+        "free_slots_after_run_end_seconds": 60,
+    },
+}
 
 
 def ensure_instance_config(dagster_home: Path) -> Path:
-    """Create ``dagster_home/dagster.yaml`` if absent; an existing file is the user's and is kept."""
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    path = dagster_home / INSTANCE_FILE
-    if not path.exists():
-        path.write_text(yaml.safe_dump(local_instance_config(), sort_keys=False))
+    """Add the project's settings to ``dagster_home/dagster.yaml`` where absent; returns the file's path."""
+    path = Path(dagster_home) / INSTANCE_FILE
+    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    if current is not None and not isinstance(current, dict):
+        raise ValueError(f"{path} must hold a YAML mapping, got {type(current).__name__}")
+    merged = _merge(INSTANCE_SETTINGS, current or {})
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".yaml.partial")
+        partial.write_text(yaml.safe_dump(merged, sort_keys=False))
+        os.replace(partial, path)
     return path
+
+
+def _merge(defaults: dict, given: dict) -> dict:
+    merged = dict(given)
+    for key, value in defaults.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(value, merged[key])
+        else:
+            merged.setdefault(key, value)
+    return merged
 
 
 if __name__ == "__main__":

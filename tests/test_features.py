@@ -252,10 +252,11 @@ def test_feast_cli_default_home_is_the_project_folder(monkeypatch):
 def test_redis_url_becomes_feast_connection_string():
     from lakehouse_ml.features.store import FeatureStoreConfigError, redis_connection_string
 
-    assert redis_connection_string("redis://127.0.0.1:6379/15") == "127.0.0.1:6379,db=15"
+    timeouts = "socket_timeout=2,socket_connect_timeout=2"
+    assert redis_connection_string("redis://127.0.0.1:6379/15") == f"127.0.0.1:6379,db=15,{timeouts}"
     assert (
         redis_connection_string("rediss://u:p%40ss@cache:6380")
-        == "cache:6380,username=u,password=p@ss,ssl=true"
+        == f"cache:6380,username=u,password=p@ss,ssl=true,{timeouts}"
     )
     with pytest.raises(FeatureStoreConfigError, match="redis://"):
         redis_connection_string("127.0.0.1:6379")

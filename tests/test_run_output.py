@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import yaml
 from dagster._utils.error import SerializableErrorInfo
 
 from lakehouse_ml.instance import ensure_instance_config
@@ -47,11 +48,13 @@ def test_contract_violation_names_asset_rule_and_log(tmp_path):
     assert not (home / "warehouse.duckdb").exists(), "a failed ingestion must not build the warehouse"
 
 
-def test_instance_file_is_created_once_and_kept(tmp_path):
+def test_instance_file_is_created_and_a_users_choice_is_kept(tmp_path):
     path = ensure_instance_config(tmp_path / "dagster")
-    assert "telemetry" in path.read_text()
+    assert yaml.safe_load(path.read_text())["telemetry"] == {"enabled": False}
     path.write_text("telemetry:\n  enabled: true\n")
-    assert ensure_instance_config(tmp_path / "dagster").read_text() == "telemetry:\n  enabled: true\n"
+    assert yaml.safe_load(ensure_instance_config(tmp_path / "dagster").read_text())["telemetry"] == {
+        "enabled": True
+    }
     with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
         assert instance.is_persistent
 

@@ -11,6 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pydantic import Field
 
 from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.pools import WAREHOUSE_POOL
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, VenvDbtProjectPreparer, build_dbt_project
 from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
@@ -83,6 +84,7 @@ def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, o
     dagster_dbt_translator=LakehouseDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
+    pool=WAREHOUSE_POOL,
 )
 def lakehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, iceberg: IcebergCatalog

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from lakehouse_ml.ingest import DATASETS, landing_zone_is_empty, read_dataset, validate_landing_zone
+from lakehouse_ml.pools import WAREHOUSE_POOL
 from lakehouse_ml.resources.landing_zone import LandingZone
 from lakehouse_ml.resources.warehouse import ENGINES, Warehouse
 from lakehouse_ml.settings import Settings
@@ -43,6 +44,7 @@ def _metadata(dataset: str, table, files: list[str]) -> dict[str, dg.MetadataVal
         ),
     ],
     can_subset=False,
+    pool=WAREHOUSE_POOL,
 )
 def raw_landing_zone(context: dg.AssetExecutionContext, landing_zone: LandingZone, warehouse: Warehouse):
     """Read customers/ and orders/ (Parquet or CSV), validate both against the DESIGN.md contract, and only

@@ -5,12 +5,13 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from lakehouse_ml.pools import REGISTRY_POOL
 from lakehouse_ml.resources.registry import ModelRegistryResource
 
 GROUP = "registry"
 
 
-@dg.asset(group_name=GROUP, kinds={"dvc", "git"})
+@dg.asset(group_name=GROUP, kinds={"dvc", "git"}, pool=REGISTRY_POOL)
 def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> dg.Output[str]:
     """The churn model's version in the git + DVC registry (``churn-model@vN``).
 

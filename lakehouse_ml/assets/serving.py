@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.pools import DEPLOYMENT_POOL
 from lakehouse_ml.predictions.batch import active_customers_sql
 from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.serving import ModelServing
@@ -20,25 +21,41 @@ STABLE_STAGE = "production"
 CANARY_STAGE = "staging"
 ROLLED_BACK_STAGE = "rolled_back"
 GATE_CHECK = dg.AssetCheckKey(dg.AssetKey("model_version"), "model_beats_champion")
+GATE_HISTORY_PAGE = 100
 
 
 def gate_refusal(instance: dg.DagsterInstance, version: str) -> str | None:
     """Why ``version`` may not be deployed, or None when its latest gate evaluation passed.
 
     A blocking check only stops downstream steps of its own run; this keeps a later run that
-    materializes only the deployment from shipping a version the gate refused.
+    materializes only the deployment from shipping a version the gate refused. The lookup is by
+    version: a concurrent run evaluating its own version must not hide this one's evaluation.
     """
-    records = instance.event_log_storage.get_latest_asset_check_execution_by_key([GATE_CHECK])
-    record = records.get(GATE_CHECK)
-    evaluation = record.event.dagster_event.event_specific_data if record and record.event else None
-    if not isinstance(evaluation, dg.AssetCheckEvaluation):
+    evaluation = _gate_evaluation(instance, version)
+    if evaluation is None:
         return f"{GATE_CHECK.name} has no recorded evaluation for {version}"
-    candidate = evaluation.metadata.get("candidate")
-    if getattr(candidate, "value", candidate) != version:
-        return f"the latest {GATE_CHECK.name} evaluation is for {candidate}, not {version}"
     if not evaluation.passed:
         return f"{version} failed {GATE_CHECK.name}: {evaluation.description}"
     return None
+
+
+def _gate_evaluation(instance: dg.DagsterInstance, version: str) -> dg.AssetCheckEvaluation | None:
+    """The newest ``model_beats_champion`` evaluation whose candidate is ``version``."""
+    cursor = None
+    while True:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            GATE_CHECK, limit=GATE_HISTORY_PAGE, cursor=cursor
+        )
+        for record in records:
+            event = record.event.dagster_event if record.event else None
+            evaluation = event.event_specific_data if event else None
+            if isinstance(evaluation, dg.AssetCheckEvaluation):
+                candidate = evaluation.metadata.get("candidate")
+                if getattr(candidate, "value", candidate) == version:
+                    return evaluation
+        if len(records) < GATE_HISTORY_PAGE:
+            return None
+        cursor = records[-1].id
 
 
 def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
@@ -53,7 +70,7 @@ def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
     }
 
 
-@dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[ONLINE_FEATURES])
+@dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[ONLINE_FEATURES], pool=DEPLOYMENT_POOL)
 def churn_predictor_deployment(
     context: dg.AssetExecutionContext,
     model_version: str,
@@ -87,7 +104,7 @@ def churn_predictor_deployment(
     return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
 
 
-@dg.op
+@dg.op(pool=DEPLOYMENT_POOL)
 def promote_canary_op(
     context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):
@@ -98,7 +115,7 @@ def promote_canary_op(
     return outcome
 
 
-@dg.op
+@dg.op(pool=DEPLOYMENT_POOL)
 def rollback_canary_op(
     context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):

@@ -34,6 +34,10 @@ FEATURE_NAMES = [
 CATEGORICAL_FEATURES = ["customer_segment"]
 
 
+# A Redis that stops answering fails an online read (the model server answers 503) instead of hanging it.
+REDIS_TIMEOUT_SECONDS = 2
+
+
 class FeatureStoreConfigError(ValueError):
     """The environment does not describe a usable feature store for the profile."""
 
@@ -42,7 +46,10 @@ def redis_connection_string(url: str) -> str:
     """Feast's Redis connection string (``host:port,db=N,...``) from a ``redis://`` or ``rediss://`` URL."""
     parsed = urlparse(url)
     if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
-        raise FeatureStoreConfigError(f"LAKEHOUSE_REDIS_URL must look like redis://host:6379/0, got {url!r}")
+        shown = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()  # never echo a password
+        raise FeatureStoreConfigError(
+            f"LAKEHOUSE_REDIS_URL must look like redis://host:6379/0, got {shown!r}"
+        )
     parts = [f"{parsed.hostname}:{parsed.port or 6379}"]
     db = parsed.path.strip("/")
     if db:
@@ -55,6 +62,7 @@ def redis_connection_string(url: str) -> str:
         parts.append(f"password={unquote(parsed.password)}")
     if parsed.scheme == "rediss":
         parts.append("ssl=true")
+    parts += [f"socket_timeout={REDIS_TIMEOUT_SECONDS}", f"socket_connect_timeout={REDIS_TIMEOUT_SECONDS}"]
     return ",".join(parts)
 
 

@@ -99,9 +99,13 @@ def read_dataset(raw_uri: str, dataset: str) -> tuple[pa.Table, list[str]]:
     for path in files:
         name = path[len(root.rstrip("/")) + 1 :]
         try:
-            tables.append(_with_source_file(_read_file(fs, path), name))
+            table = _read_file(fs, path)
         except (pa.ArrowException, OSError, UnicodeDecodeError) as err:
             raise LandingZoneError(f"dataset '{dataset}': cannot read {name}: {err}") from err
+        repeated = sorted({column for column in table.column_names if table.column_names.count(column) > 1})
+        if repeated:
+            raise LandingZoneError(f"dataset '{dataset}': {name} has the column(s) {repeated} more than once")
+        tables.append(_with_source_file(table, name))
     try:
         table = pa.concat_tables(tables, promote_options="permissive")
     except pa.ArrowException as err:

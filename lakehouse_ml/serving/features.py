@@ -8,6 +8,10 @@ FEATURE_SERVICE = "churn_v1"
 ENTITY_KEY = "customer_id"
 
 
+class OnlineStoreUnavailable(RuntimeError):
+    """The online store could not be read (down, locked, missing): answered with 503 until it returns."""
+
+
 class OnlineFeatures:
     """Reads feature rows from the Feast online store through the ``churn_v1`` feature service."""
 
@@ -26,9 +30,12 @@ class OnlineFeatures:
 
     def rows(self, customer_ids: Sequence[str], feature_names: Sequence[str]) -> list[list | None]:
         """One row per customer in ``feature_names`` order; ``None`` where the store has no values."""
-        response = self._store.get_online_features(
-            features=self._service, entity_rows=[{ENTITY_KEY: cid} for cid in customer_ids]
-        ).to_dict()
+        try:
+            response = self._store.get_online_features(
+                features=self._service, entity_rows=[{ENTITY_KEY: cid} for cid in customer_ids]
+            ).to_dict()
+        except Exception as err:  # any store failure (connection, timeout, lock, missing table) is a 503
+            raise OnlineStoreUnavailable(f"online store unavailable: {type(err).__name__}: {err}") from err
         columns = [response[name] for name in feature_names]
         rows: list[list | None] = []
         for index in range(len(customer_ids)):

@@ -37,12 +37,12 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from lakehouse_ml.serving.artifact import ServableModel
 from lakehouse_ml.serving.features import ENTITY_KEY, OnlineFeatures
+from lakehouse_ml.serving.limits import MAX_INSTANCES
 from lakehouse_ml.serving.names import MODEL_NAME, UNKNOWN_CUSTOMER, VERSION_HEADER
 from lakehouse_ml.serving.onnx_compile import ONNX_RUNTIME, SKLEARN_RUNTIME
 from lakehouse_ml.serving.spool import SpoolWriter
 from lakehouse_ml.serving.traffic import TrafficSplit
 
-MAX_INSTANCES = 10_000
 V2_OUTPUTS = (
     ("churn_probability", "FP64"),
     ("churn", "INT32"),

@@ -36,7 +36,8 @@ from lakehouse_ml.serving.deployment import (
     read_deployment,
     write_json_atomic,
 )
-from lakehouse_ml.serving.features import OnlineFeatures, open_feature_store
+from lakehouse_ml.serving.features import OnlineFeatures, OnlineStoreUnavailable, open_feature_store
+from lakehouse_ml.serving.limits import RequestLimits
 from lakehouse_ml.serving.model import ChurnPredictor, ModelFailed, Routing
 from lakehouse_ml.serving.spool import SpoolWriter
 from lakehouse_ml.serving.traffic import TrafficSplit
@@ -68,7 +69,8 @@ class _OrjsonResponse(JSONResponse):
 
 
 class _ServingRESTServer(RESTServer):
-    """KServe's REST server with a chosen bind address, 503 for model faults and full V2 metadata.
+    """KServe's REST server with a chosen bind address, request limits, 503 for model and online store
+    faults, and full V2 metadata.
 
     KServe hard-codes 0.0.0.0; the local server must listen on 127.0.0.1 only. KServe's V2 model
     metadata leaves ``versions`` and ``platform`` empty; the churn predictor fills them.
@@ -97,14 +99,26 @@ class _ServingRESTServer(RESTServer):
             metadata.update(model.served())
         return ModelMetadataResponse.model_validate(metadata)
 
+    def _add_middlewares(self, app):
+        super()._add_middlewares(app)
+        app.add_middleware(RequestLimits)
+
     def _add_exception_handlers(self, app):
         super()._add_exception_handlers(app)
-        app.add_exception_handler(ModelFailed, _model_failed_handler)
+        app.add_exception_handler(ModelFailed, _unavailable_handler)
+        app.add_exception_handler(OnlineStoreUnavailable, _unavailable_handler)
+        app.add_exception_handler(NotImplementedError, _not_supported_handler)
 
 
-async def _model_failed_handler(_, exc):
-    logger.error("model failed: %s", exc)
+async def _unavailable_handler(_, exc):
+    logger.error("%s", exc)
     return JSONResponse(status_code=HTTPStatus.SERVICE_UNAVAILABLE, content={"error": str(exc)})
+
+
+async def _not_supported_handler(_, exc):
+    """KServe raises NotImplementedError for request options it lacks (model_version, explain): the
+    client asked for something this server does not offer, a 400 like any other refused request."""
+    return JSONResponse(status_code=HTTPStatus.BAD_REQUEST, content={"error": f"not supported: {exc}"})
 
 
 class ModelCache:

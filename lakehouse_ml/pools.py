@@ -1,0 +1,7 @@
+"""Dagster concurrency pools: stages that must not overlap when runs start together (the drift sensor's
+retraining, the weekly schedule, a user in the UI). The instance gives each pool one slot
+(``concurrency.pools.default_limit`` in ``lakehouse_ml/instance.py``)."""
+
+WAREHOUSE_POOL = "lakehouse_warehouse"  # DuckDB takes one writer per file: raw loads and dbt builds
+REGISTRY_POOL = "lakehouse_registry"  # version numbers and tags (the registry also holds a file lock)
+DEPLOYMENT_POOL = "lakehouse_deployment"  # deployment.json, canary traffic, promote and roll back
