@@ -65,8 +65,20 @@ def _merge(defaults: dict, given: dict) -> dict:
     return merged
 
 
+def prepare_instance(dagster_home: Path) -> Path:
+    """Set-up: the instance file, then each concurrency pool's slot (see ``lakehouse_ml/pools.py``)."""
+    import dagster as dg
+
+    from lakehouse_ml.pools import ensure_pool_slots
+
+    path = ensure_instance_config(dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        ensure_pool_slots(instance)
+    return path
+
+
 if __name__ == "__main__":
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         sys.exit("DAGSTER_HOME is not set")
-    print(ensure_instance_config(Path(home)))
+    print(prepare_instance(Path(home)))

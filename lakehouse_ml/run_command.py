@@ -126,11 +126,13 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from lakehouse_ml.definitions import defs
+    from lakehouse_ml.pools import ensure_pool_slots
     from lakehouse_ml.run_recovery import fail_dead_runs
 
     settings = Settings.from_env()
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
+        ensure_pool_slots(instance)
         for run_id in fail_dead_runs(instance):
             print(f"run {run_id} had been killed; marked failed")
         print(f"lakehouse-ml run: materializing every asset (state in {settings.home})")

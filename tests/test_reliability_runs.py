@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lakehouse_ml.instance import INSTANCE_FILE, ensure_instance_config
-from lakehouse_ml.pools import REGISTRY_POOL
+from lakehouse_ml.pools import REGISTRY_POOL, ensure_pool_slots
 from lakehouse_ml.run_recovery import fail_dead_runs, run_process_id
 
 WAIT_SECONDS = 120
@@ -49,6 +49,8 @@ RUN_SCRIPT = textwrap.dedent(
 def dagster_home(tmp_path, monkeypatch):
     home = tmp_path / "dagster"
     ensure_instance_config(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        ensure_pool_slots(instance)  # what set-up and `lakehouse-ml run` do
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     (tmp_path / "run.py").write_text(RUN_SCRIPT)
     return home
