@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "simulate": "lakehouse_ml.simulator.command",
     "serve": "lakehouse_ml.serving.command",
     "run": "lakehouse_ml.run_command",
+    "reproduce": "lakehouse_ml.registry.command",
 }
 
 
