@@ -188,6 +188,19 @@ def test_s3_remote_push_and_pull(lakehouse_home: Path, good_model: Path, s3_endp
     assert (clone / "churn-model" / "model.joblib").read_bytes() == (good_model / "model.joblib").read_bytes()
 
 
+@pytest.mark.s3
+def test_gold_lineage_reads_object_storage(tmp_path: Path, s3_endpoint: str):
+    import boto3
+
+    gold = write_synthetic_gold(tmp_path / "gold", customers=40, snapshots=20)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="gold-lineage")
+    for path in gold.iterdir():
+        s3.upload_file(str(path), "gold-lineage", f"gold/{path.name}")
+    storage = {"client_kwargs": {"endpoint_url": s3_endpoint}}
+    assert gold_table_stats("s3://gold-lineage/gold", storage) == gold_table_stats(gold)
+
+
 def test_gate_passes_a_good_first_model_and_fails_below_the_floor(good_model: Path):
     result = check_candidate(good_model, None, min_roc_auc=0.65, tolerance=0.02)
     assert result.passed and "no champion" in result.reason
