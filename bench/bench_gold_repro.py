@@ -11,17 +11,16 @@ time of each build, whether the two builds wrote byte-identical gold Parquet fil
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import report
+from lakehouse_ml.registry.reproduce import extract_revision
 from lakehouse_ml.resources.warehouse import DBT_PROJECT_DIR, dbt_executable
 from lakehouse_ml.settings import project_root
 
@@ -41,13 +40,7 @@ assert dg.materialize([raw.raw_landing_zone], resources=resources).success
 
 
 def _baseline_project(dest: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(project_root()), "archive", BASELINE_REVISION, "dbt_project"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
+    extract_revision(project_root(), BASELINE_REVISION, "dbt_project", dest)
     return dest / "dbt_project"
 
 

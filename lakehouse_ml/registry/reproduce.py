@@ -84,14 +84,19 @@ def export_revision(project: Path, revision: dict | None, dest: Path) -> str | N
         )
     if not _has_commit(project, commit):
         return f"code revision {commit} is not in the git history of {project} (fetch it first)"
-    archive = subprocess.run(
-        ["git", "-C", str(project), "archive", commit, "lakehouse_ml"], capture_output=True, check=True
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
+    extract_revision(project, commit, "lakehouse_ml", dest)
     if not (dest / Path(*REBUILD_MODULE.split("."))).with_suffix(".py").is_file():
         return f"code revision {commit} predates `lakehouse-ml reproduce` (it has no {REBUILD_MODULE})"
     return None
+
+
+def extract_revision(project: Path, commit: str, path: str, dest: Path) -> None:
+    """``path`` (a folder of the project) as it is at ``commit``, written under ``dest``."""
+    archive = subprocess.run(
+        ["git", "-C", str(project), "archive", commit, path], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
 
 
 def _has_commit(project: Path, commit: str) -> bool:
