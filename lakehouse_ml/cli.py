@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "serve": "lakehouse_ml.serving.command",
     "run": "lakehouse_ml.run_command",
     "drill": "lakehouse_ml.drill",
+    "reproduce": "lakehouse_ml.registry.command",
 }
 
 

@@ -143,6 +143,28 @@ def test_unparseable_timestamp_and_amount(raw: Path) -> None:
     assert rules == {("amount", "parsable as number", 1), ("items", "parsable as integer", 1)}
 
 
+def test_amounts_become_exact_cents_and_oversized_or_infinite_ones_are_refused(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    raw = tmp_path / "raw"
+    (raw / "customers").mkdir(parents=True)
+    (raw / "orders").mkdir()
+    (raw / "customers" / "c.csv").write_text("customer_id,signup_ts\n7,2024-01-01\n")
+    rows = [("1", 59.050000000000004), ("2", 0.1 + 0.2), ("3", -20.0), ("4", 0.0), ("5", 12.345)]
+    write = pa.table({"order_id": [r[0] for r in rows], "customer_id": ["7"] * len(rows)})
+    write = write.append_column("order_ts", pa.array([datetime(2024, 1, 2)] * len(rows), pa.timestamp("us")))
+    orders = raw / "orders" / "o.parquet"
+    pq.write_table(write.append_column("amount", pa.array([r[1] for r in rows])), orders)
+    amounts = _validate(raw)["orders"]["amount"]
+    assert amounts.type == pa.decimal128(18, 2)
+    # float noise is gone: what was summed in any order is now exact
+    assert amounts.to_pylist() == [Decimal(v) for v in ("59.05", "0.30", "-20.00", "0.00", "12.35")]
+
+    pq.write_table(write.slice(0, 2).append_column("amount", pa.array([1e16, float("inf")])), orders)
+    (violation,) = _violation(raw).violations
+    assert (violation.column, violation.rule, violation.count) == ("amount", "parsable as number", 2)
+
+
 def test_all_violations_are_reported_together(raw: Path) -> None:
     (raw / "customers" / "part-3.csv").write_text("customer_id,signup_ts\nA,not a time\n")
     pq.write_table(orders_table([("o99", "ZZZ", *ORDERS[0][2:])]), raw / "orders" / "2024-c.parquet")
@@ -173,7 +195,7 @@ def test_prod_load_writes_parquet_then_switches_the_trino_views(raw: Path, tmp_p
     assert sent[0] == "CREATE SCHEMA IF NOT EXISTS hive.raw"
     assert sent[1].startswith('CREATE TABLE hive.raw.customers_20250101000000000000 ("customer_id" varchar, ')
     assert f"external_location = 'file://{staging}/customers/20250101000000000000'" in sent[1]
-    for column in ('"order_ts" timestamp(6)', '"amount" double', '"items" bigint'):
+    for column in ('"order_ts" timestamp(6)', '"amount" decimal(18,2)', '"items" bigint'):
         assert column in sent[2]
     assert sent[3:5] == [
         f"CREATE OR REPLACE VIEW hive.raw.{d} AS SELECT * FROM hive.raw.{d}_20250101000000000000"

@@ -7,11 +7,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lakehouse_ml.registry import ModelRegistry, RegistryError
 from lakehouse_ml.registry.gate import check_candidate
-from lakehouse_ml.registry.lineage import file_sha256
+from lakehouse_ml.registry.lineage import file_sha256, gold_table_stats
 from lakehouse_ml.registry.model_registry import Remote
 from lakehouse_ml.training.dataset import SplitConfig, build_training_data
 from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
@@ -79,6 +80,10 @@ def test_register_commits_tags_and_pushes_like_a_dvc_user(
     lineage = registry.lineage("v2")
     assert lineage["kfp_run_id"] == "second" and lineage["feature_service"] == "churn_v1"
     assert len(lineage["training_set_md5"]) == 32 and lineage["train_window"][1] < lineage["eval_window"][0]
+    hashes = lineage["artifact_sha256"]
+    assert set(hashes) == {p.name for p in good_model.iterdir()}
+    assert hashes["evaluation_set.parquet"] == file_sha256(good_model / "evaluation_set.parquet")
+    assert hashes["model.joblib"] == lineage["model_sha256"]
     assert any((lakehouse_home / "dvc-remote").rglob("*")), "dvc push left the remote empty"
     with pytest.raises(RegistryError, match="unknown model version"):
         registry.metrics("v9")
@@ -107,6 +112,23 @@ def test_a_version_whose_compiled_model_disagrees_is_refused(
         registry.register(good_model, LINEAGE)
     assert registry.versions() == ["v1"] and git(registry.root, "rev-parse", "HEAD") == head
     assert git(registry.root, "status", "--porcelain") == ""
+
+
+def test_gold_lineage_tells_two_builds_with_equal_counts_apart(tmp_path: Path):
+    gold = write_synthetic_gold(tmp_path / "gold", customers=50, snapshots=20)
+    before = gold_table_stats(gold)
+    assert before["fct_churn_labels"]["sha256"] == file_sha256(gold / "fct_churn_labels.parquet")
+    features = gold / "fct_customer_features.parquet"
+    frame = pd.read_parquet(features)
+    frame.loc[0, "lifetime_value"] += 0.01
+    frame.to_parquet(features)
+    after = gold_table_stats(gold)
+    changed = {
+        k
+        for k in ("rows", "min_event_timestamp", "max_event_timestamp", "sha256")
+        if before["fct_customer_features"][k] != after["fct_customer_features"][k]
+    }
+    assert changed == {"sha256"}
 
 
 def test_stage_tags_follow_promotions_and_rollbacks(registry: ModelRegistry, good_model: Path):
@@ -189,6 +211,19 @@ def test_s3_remote_push_and_pull(lakehouse_home: Path, good_model: Path, s3_endp
     with Repo(str(clone)) as repo:
         repo.pull()
     assert (clone / "churn-model" / "model.joblib").read_bytes() == (good_model / "model.joblib").read_bytes()
+
+
+@pytest.mark.s3
+def test_gold_lineage_reads_object_storage(tmp_path: Path, s3_endpoint: str):
+    import boto3
+
+    gold = write_synthetic_gold(tmp_path / "gold", customers=40, snapshots=20)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    s3.create_bucket(Bucket="gold-lineage")
+    for path in gold.iterdir():
+        s3.upload_file(str(path), "gold-lineage", f"gold/{path.name}")
+    storage = {"client_kwargs": {"endpoint_url": s3_endpoint}}
+    assert gold_table_stats("s3://gold-lineage/gold", storage) == gold_table_stats(gold)
 
 
 def test_gate_passes_a_good_first_model_and_fails_below_the_floor(good_model: Path):

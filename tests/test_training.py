@@ -132,6 +132,29 @@ def test_same_data_and_params_give_identical_model_bytes_and_metrics(tmp_path: P
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_sampling_is_keyed_on_the_data_not_on_row_order(tmp_path: Path):
+    """Gold read back in another row order (as a parallel build wrote it) samples the same rows."""
+    from lakehouse_ml.training.dataset import entity_frames
+
+    _, labels = synthetic_gold(customers=300, snapshots=30)
+    config = SplitConfig(train_snapshots=3, eval_snapshots=2, max_training_rows=500, seed=3)
+    _, train, evaluation = entity_frames(labels, config)
+    shuffled = labels.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    _, train_again, evaluation_again = entity_frames(shuffled, config)
+    assert len(train) == 500 and train.equals(train_again) and evaluation.equals(evaluation_again)
+    # a row is drawn for its own key: a smaller sample is part of a larger one
+    _, smaller, _ = entity_frames(
+        labels, SplitConfig(train_snapshots=3, eval_snapshots=2, max_training_rows=250, seed=3)
+    )
+    assert set(map(tuple, smaller[["customer_id", "event_timestamp"]].values)) <= set(
+        map(tuple, train[["customer_id", "event_timestamp"]].values)
+    )
+    _, reseeded, _ = entity_frames(
+        labels, SplitConfig(train_snapshots=3, eval_snapshots=2, max_training_rows=500)
+    )
+    assert not reseeded.equals(train)
+
+
 def test_choose_prefers_the_best_score_and_the_simpler_family_on_ties():
     from lakehouse_ml.training.models import Candidate
 

@@ -18,8 +18,9 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
     Compiles the model to ONNX and refuses it unless the compiled model scores the whole evaluation
     set like scikit-learn (within 1e-6, identical labels). Adds the model folder, its ONNX form and its
     exact training set with DVC, pushes them to the DVC remote, and
-    commits metrics, params and lineage (code revision, feature service, training-set hash, KFP run,
-    gold row counts and time range) so any version can be restored and audited. Serving deploys from
+    commits metrics, params and lineage (code revision, feature service, KFP run, sha256 of every
+    registered file incl. the training and evaluation sets, gold row counts, time range and file hashes)
+    so any version can be restored, audited and rebuilt (``lakehouse-ml reproduce vN``). Serving deploys from
     here; the blocking check ``model_beats_champion`` stands between this and deployment.
     """
     registry = model_registry.open()
@@ -38,6 +39,7 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
             "registry": dg.MetadataValue.path(str(registry.root)),
             "dvc_remote": model_registry.remote_url,
             "training_set_md5": lineage["training_set_md5"],
+            "training_set_sha256": lineage["artifact_sha256"]["training_set.parquet"],
             "kfp_run_id": lineage["kfp_run_id"],
             "serving_runtime": serving["runtime"],
             "onnx_parity_max_abs_diff": float(parity.get("max_abs_diff", float("nan"))),

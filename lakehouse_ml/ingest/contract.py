@@ -2,8 +2,12 @@
 
 Validation runs in an in-memory DuckDB over the Arrow tables read from the landing zone. It collects every
 violation (dataset, column, rule, count, example rows) before failing, and on success returns the rows with
-the contract's types: ids and text as strings, timestamps as naive UTC, amounts as doubles, items as
+the contract's types: ids and text as strings, timestamps as naive UTC, amounts as DECIMAL(18,2), items as
 integers.
+
+Money is exact from here to the gold aggregation: an amount is rounded once, to cents, when it is typed
+(``MONEY_TYPE``), so sums never depend on the order in which a parallel aggregation adds them. An amount
+that does not fit (|amount| >= 10^16) or is not finite breaks the rule "parsable as number".
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 EXAMPLES = 5
+MONEY_TYPE = "DECIMAL(18,2)"
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ WAREHOUSE_TYPES = {
     "id": "VARCHAR",
     "text": "VARCHAR",
     "timestamp": "TIMESTAMP",
-    "number": "DOUBLE",
+    "number": MONEY_TYPE,
     "integer": "BIGINT",
 }
 
@@ -104,7 +109,8 @@ def _typed_expression(column: Column, arrow_type: pa.DataType) -> str:
         # The connection's time zone is UTC: naive values are read as UTC, offsets are converted to it.
         return f"timezone('UTC', TRY_CAST({source} AS TIMESTAMPTZ))"
     if column.kind == "number":
-        return f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) THEN TRY_CAST({source} AS DOUBLE) END"
+        # text is cast to DECIMAL directly (exact); isfinite keeps NaN and infinity out
+        return f"CASE WHEN isfinite(TRY_CAST({source} AS DOUBLE)) THEN TRY_CAST({source} AS {MONEY_TYPE}) END"
     if pa.types.is_floating(arrow_type):
         return f"CASE WHEN {source} = trunc({source}) THEN CAST({source} AS BIGINT) END"
     if pa.types.is_integer(arrow_type):

@@ -36,6 +36,7 @@ TRINO_TYPES = {
     "string": "varchar",
     "large_string": "varchar",
     "double": "double",
+    "decimal128(18, 2)": "decimal(18,2)",
     "int64": "bigint",
     "timestamp[us]": "timestamp(6)",
 }
@@ -126,6 +127,8 @@ def publish_gold_parquet(
         raise LookupError(
             f"gold model {model} is not in the Iceberg catalog as gold.{model}: run dbt first"
         ) from err
+    # Sorted like the local write (dbt_project/macros/write_to_file.sql): the same table, the same bytes.
+    table = table.sort_by([(name, "ascending") for name in table.column_names])
     uri = f"{gold_uri.rstrip('/')}/{model}.parquet"
     if uri.startswith("s3://"):
         with s3_filesystem(s3_endpoint).open(uri.removeprefix("s3://"), "wb") as handle:

@@ -11,12 +11,16 @@ from lakehouse_ml.settings import project_root
 GOLD_TABLES = ("fct_customer_features", "fct_churn_labels")
 
 
-def _digest(path: Path, algorithm: str) -> str:
+def _stream_digest(handle, algorithm: str) -> str:
     digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def _digest(path: Path, algorithm: str) -> str:
+    with open(path, "rb") as handle:
+        return _stream_digest(handle, algorithm)
 
 
 def file_md5(path: Path) -> str:
@@ -28,23 +32,39 @@ def file_sha256(path: Path) -> str:
     return _digest(path, "sha256")
 
 
+def artifact_sha256(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a model folder, by path relative to it: what a rebuild is compared with."""
+    return {
+        path.relative_to(folder).as_posix(): file_sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
 def gold_table_stats(
     gold_uri: str | Path, storage_options: dict | None = None
 ) -> dict[str, dict[str, object]]:
-    """Row count and event-time range of each gold table."""
+    """Row count, event-time range and content hash (sha256 of the Parquet file) of each gold table.
+
+    Row count and time range cannot tell two builds apart; the hash can (gold files are written
+    deterministically, see dbt_project/macros/write_to_file.sql).
+    """
+    import fsspec
     import pandas as pd
 
     stats = {}
     for name in GOLD_TABLES:
-        times = pd.read_parquet(
-            f"{str(gold_uri).rstrip('/')}/{name}.parquet",
-            columns=["event_timestamp"],
-            storage_options=storage_options,
-        )["event_timestamp"]
+        uri = f"{str(gold_uri).rstrip('/')}/{name}.parquet"
+        times = pd.read_parquet(uri, columns=["event_timestamp"], storage_options=storage_options)[
+            "event_timestamp"
+        ]
+        with fsspec.open(uri, "rb", **(storage_options or {})) as handle:
+            sha256 = _stream_digest(handle, "sha256")
         stats[name] = {
             "rows": len(times),
             "min_event_timestamp": str(times.min()),
             "max_event_timestamp": str(times.max()),
+            "sha256": sha256,
         }
     return stats
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse_ml.registry.gitcmd import git
-from lakehouse_ml.registry.lineage import file_md5, file_sha256
+from lakehouse_ml.registry.lineage import artifact_sha256, file_md5, file_sha256
 
 ARTIFACT = "churn-model"
 MODEL_DIR = ARTIFACT
@@ -236,6 +236,7 @@ class ModelRegistry:
                         "training_set_md5": file_md5(tracked / "training_set.parquet"),
                         "model_md5": file_md5(tracked / "model.joblib"),
                         "model_sha256": file_sha256(tracked / "model.joblib"),
+                        "artifact_sha256": artifact_sha256(tracked),
                         "train_window": metadata["train_window"],
                         "eval_window": metadata["eval_window"],
                         "training_rows": metadata["training_rows"],

@@ -8,10 +8,12 @@ a Feast repo, from the gold ``fct_customer_features`` Parquet joined on the same
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
+import numpy as np
 import pandas as pd
 
 from lakehouse_ml.domain import LABEL_HORIZON_DAYS, FeatureSource
@@ -83,8 +85,25 @@ def entity_frames(labels: pd.DataFrame, config: SplitConfig) -> tuple[TimeSplit,
     train = labels[days.isin(split.train_days)]
     evaluation = labels[days.isin(split.eval_days)]
     if len(train) > config.max_training_rows:
-        train = train.sample(n=config.max_training_rows, random_state=config.seed)
+        train = keyed_sample(train, config.max_training_rows, config.seed)
     return split, _ordered(train), _ordered(evaluation)
+
+
+def keyed_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """The ``n`` rows whose hash of (seed, customer, snapshot day) is smallest.
+
+    Keyed on the data, not on row positions: the same rows are drawn whatever order the frame is in
+    (a positional ``sample`` drew different rows each time gold came back in another order).
+    """
+    frame = frame.sort_values(KEYS, kind="stable")
+    days = frame["event_timestamp"].dt.strftime("%Y-%m-%d")
+    keys = (f"{seed}|{customer}|{day}" for customer, day in zip(frame["customer_id"], days, strict=True))
+    ranks = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") for key in keys),
+        dtype=np.uint64,
+        count=len(frame),
+    )
+    return frame.iloc[np.argsort(ranks, kind="stable")[:n]]
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:

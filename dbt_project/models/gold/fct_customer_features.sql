@@ -1,7 +1,10 @@
 {#- One row per customer per snapshot day D (customers signed up before D + 1 day), using only orders
     with order_ts < D + 1 day. Instead of joining every snapshot to every order, per-customer daily order
     totals and the snapshot rows are put on one timeline and summed with range windows over the day number;
-    a window frame ending at the current row never sees a later day. -#}
+    a window frame ending at the current row never sees a later day.
+    Money is summed as DECIMAL (exact, so the result does not depend on the order a parallel aggregation adds
+    rows in) and exposed as DOUBLE, the nearest double to the exact value, which is what Feast (Float64) and
+    training read. -#}
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number
     from {{ ref('dim_customers') }}
@@ -26,7 +29,7 @@ timeline as (
     select customer_id, day_number, orders, amount, false as is_snapshot, cast(null as bigint) as signup_day_number
     from daily_orders
     union all
-    select customers.customer_id, snapshots.day_number, 0, 0.0, true, customers.signup_day_number
+    select customers.customer_id, snapshots.day_number, 0, cast(0 as decimal(18, 2)), true, customers.signup_day_number
     from customers
     join snapshots on snapshots.day_number >= customers.signup_day_number
 ),
@@ -54,7 +57,7 @@ features as (
         cast(lifetime_value as double) as lifetime_value,
         cast(order_count_30d as bigint) as order_count_30d,
         cast(order_count_90d as bigint) as order_count_90d,
-        cast(case when lifetime_orders > 0 then lifetime_value / lifetime_orders else 0 end as double)
+        case when lifetime_orders > 0 then cast(lifetime_value as double) / lifetime_orders else 0 end
             as avg_order_value,
         cast(day_number - coalesce(last_order_day_number, signup_day_number) as bigint) as days_since_last_order,
         cast(day_number - signup_day_number as bigint) as tenure_days,
