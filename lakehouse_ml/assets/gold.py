@@ -52,6 +52,9 @@ class DbtBuildConfig(dg.Config):
     """Pipeline clock YYYY-MM-DD; empty: LAKEHOUSE_AS_OF, else the day before the latest order day."""
     label_horizon_days: int = DEFAULT_VARS["label_horizon_days"]
     snapshot_interval_days: int = DEFAULT_VARS["snapshot_interval_days"]
+    full_refresh: bool = False
+    """Rebuild every snapshot day of the incremental gold models (`dbt build --full-refresh`) instead of the
+    last gold_lookback_days; needed after orders arrive later than that, or after the vars above change."""
 
 
 def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, object]:
@@ -79,9 +82,10 @@ def lakehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, iceberg: IcebergCatalog
 ):
     """bronze staging views, silver dim_customers / fct_orders / snapshot_days, gold fct_customer_features and
-    fct_churn_labels, built and tested with `dbt build`. Each gold model is also one Parquet file, what Feast
-    and training read: in $LAKEHOUSE_HOME/gold locally (dbt-duckdb writes it), under LAKEHOUSE_GOLD_URI in
-    prod (published from the Iceberg table once dbt-trino has built and tested it)."""
+    fct_churn_labels, built and tested with `dbt build`. Gold is incremental by snapshot day: a weekly run
+    rebuilds only its last weeks (config full_refresh rebuilds all). Each gold model is also one Parquet file,
+    what Feast and training read: in $LAKEHOUSE_HOME/gold locally (dbt-duckdb writes it), under
+    LAKEHOUSE_GOLD_URI in prod (published from the Iceberg table once dbt-trino has built and tested it)."""
     settings = Settings.from_env()
     # profiles.yml reads LAKEHOUSE_HOME; dbt must see the same (resolved) home as this process.
     os.environ["LAKEHOUSE_HOME"] = str(settings.home)
@@ -91,6 +95,8 @@ def lakehouse_dbt_models(
     overrides = dbt_var_overrides(config, settings)
     if overrides:
         args += ["--vars", json.dumps(overrides)]
+    if config.full_refresh:
+        args.append("--full-refresh")
     for event in dbt.cli(args, context=context).stream():
         if isinstance(event, dg.Output) and event.output_name in GOLD_MODELS:
             model = event.output_name
