@@ -121,18 +121,36 @@ def test_maintenance_asset_reports_what_it_removed(lakehouse_home: Path) -> None
     )
     metadata = result.asset_materializations_for_node("churn_predictions_maintenance")[0].metadata
     numbers = {name: value.value for name, value in metadata.items() if name != "table"}
-    assert (
-        numbers
-        == {
-            "days_compacted": 2,
-            "files_compacted": 4,
-            "rows_rewritten": 40,
-            "data_files_before": 4,
-            "data_files_after": 2,
-            "snapshots_expired": 5,  # four appends and the delete half of the compaction overwrite
-            "snapshots_kept": 1,
-            "unreferenced_files_deleted": 4,
-            "bytes_deleted": numbers["bytes_deleted"],
-        }
-    )
+    assert numbers == {
+        "days_compacted": 2,
+        "files_compacted": 4,
+        "rows_rewritten": 40,
+        "data_files_before": 4,
+        "data_files_after": 2,
+        "snapshots_expired": 5,  # four appends and the delete half of the compaction overwrite
+        "snapshots_kept": 1,
+        "unreferenced_files_deleted": 4,
+        "bytes_deleted": numbers["bytes_deleted"],
+    }
     assert numbers["bytes_deleted"] > 0
+
+
+def test_monitoring_reads_only_the_day_partitions_it_reports(lakehouse_home: Path) -> None:
+    from lakehouse_ml.resources.query_engine import DuckDBQueryEngine
+
+    iceberg = LocalIcebergCatalog(iceberg_dir=str(lakehouse_home / "iceberg"))
+    table = iceberg.predictions_table()
+    for day in range(4):
+        table.append(_rows(table, day * 10, 10, day))
+    engine = DuckDBQueryEngine(
+        warehouse_path=str(lakehouse_home / "warehouse.duckdb"),
+        iceberg_catalog_uri=f"sqlite:///{lakehouse_home / 'iceberg' / 'catalog.db'}",
+        iceberg_warehouse=(lakehouse_home / "iceberg" / "warehouse").as_uri(),
+    )
+    sql = "SELECT count(*) AS n, min(CAST(prediction_timestamp AS DATE)) AS first FROM {predictions}"
+    assert engine.query(sql)["n"].iloc[0] == 40
+    since = (START + timedelta(days=2)).date()
+    pruned = engine.query(sql, predictions_since=since)
+    assert (pruned["n"].iloc[0], pruned["first"].iloc[0].date()) == (20, since)
+    files = table.scan(row_filter=f"prediction_timestamp >= '{since}T00:00:00+00:00'").plan_files()
+    assert len(list(files)) == 2  # two of the four day partitions are opened

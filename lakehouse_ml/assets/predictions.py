@@ -5,6 +5,7 @@ import dagster as dg
 from lakehouse_ml.assets.serving import churn_predictor_deployment
 from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
 from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
+from lakehouse_ml.predictions.table import IDENTIFIER
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.serving import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
@@ -93,7 +94,7 @@ def churn_predictions_maintenance(
     )
     return dg.MaterializeResult(
         metadata={
-            "table": "ml.churn_predictions",
+            "table": IDENTIFIER,
             "days_compacted": compaction.days_compacted,
             "files_compacted": compaction.files_replaced,
             "rows_rewritten": compaction.rows_rewritten,
