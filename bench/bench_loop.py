@@ -31,7 +31,8 @@ def _stage_windows(dagster_home: Path) -> tuple[dict[str, tuple[float, float]], 
     import dagster as dg
 
     windows: dict[str, tuple[float, float]] = {}
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(dagster_home))) as instance:
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
         run = instance.get_runs(limit=1)[0]
         starts: dict[str, float] = {}
         for record in instance.all_logs(run.run_id):
