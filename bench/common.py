@@ -91,3 +91,41 @@ def report(name: str, results: dict[str, object]) -> None:
     payload = {"benchmark": name, "machine": machine(), "results": results}
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
     print(json.dumps(payload, indent=2, default=str), file=sys.stdout, flush=True)
+
+
+def run_sampled(
+    cmd: list[str], env: dict[str, str] | None = None, interval: float = 0.2
+) -> tuple[float, float, list[tuple[float, dict[int, tuple[str, float]]]]]:
+    """Run a command and sample the RSS of it and of each descendant process separately.
+
+    Returns (start as epoch seconds, wall seconds, samples); each sample is (epoch seconds, {pid: (command,
+    RSS MiB)}). Peaks per process and per time window come from the samples, unlike RUSAGE_CHILDREN, which
+    only knows the largest child ever waited for. A peak shorter than ``interval`` can be missed.
+    """
+    import psutil
+
+    samples: list[tuple[float, dict[int, tuple[str, float]]]] = []
+    start = time.time()
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+        snapshot: dict[int, tuple[str, float]] = {}
+        for member in [root, *_children(root)]:
+            try:
+                snapshot[member.pid] = (" ".join(member.cmdline()[:4]), member.memory_info().rss / 2**20)
+            except psutil.Error:
+                continue
+        samples.append((time.time(), snapshot))
+        time.sleep(interval)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, cmd)
+    return start, time.time() - start, samples
+
+
+def _children(process) -> list:
+    import psutil
+
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []

@@ -62,6 +62,12 @@ class DbtBuildConfig(dg.Config):
     snapshot_interval_days: int = Field(
         DEFAULT_VARS["snapshot_interval_days"], description="days between feature snapshots on the fixed grid"
     )
+    full_refresh: bool = Field(
+        False,
+        description="rebuild every snapshot day of the incremental gold models (dbt --full-refresh) "
+        "instead of the last gold_lookback_days; needed after orders arrive later than that, or after "
+        "the vars change",
+    )
 
 
 def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, object]:
@@ -90,9 +96,10 @@ def lakehouse_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig, iceberg: IcebergCatalog
 ):
     """bronze staging views, silver dim_customers / fct_orders / snapshot_days, gold fct_customer_features and
-    fct_churn_labels, built and tested with `dbt build`. Each gold model is also one Parquet file, what Feast
-    and training read: in $LAKEHOUSE_HOME/gold locally (dbt-duckdb writes it), under LAKEHOUSE_GOLD_URI in
-    prod (published from the Iceberg table once dbt-trino has built and tested it)."""
+    fct_churn_labels, built and tested with `dbt build`. Gold is incremental by snapshot day: a weekly run
+    rebuilds only its last weeks (config full_refresh rebuilds all). Each gold model is also one Parquet file,
+    what Feast and training read: in $LAKEHOUSE_HOME/gold locally (dbt-duckdb writes it), under
+    LAKEHOUSE_GOLD_URI in prod (published from the Iceberg table once dbt-trino has built and tested it)."""
     settings = Settings.from_env()
     # profiles.yml reads LAKEHOUSE_HOME; dbt must see the same (resolved) home as this process.
     os.environ["LAKEHOUSE_HOME"] = str(settings.home)
@@ -102,6 +109,8 @@ def lakehouse_dbt_models(
     overrides = dbt_var_overrides(config, settings)
     if overrides:
         args += ["--vars", json.dumps(overrides)]
+    if config.full_refresh:
+        args.append("--full-refresh")
     for event in dbt.cli(args, context=context).stream():
         if isinstance(event, dg.Output) and event.output_name in GOLD_MODELS:
             model = event.output_name

@@ -4,6 +4,8 @@ import dagster as dg
 
 from lakehouse_ml.assets.serving import churn_predictor_deployment
 from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
+from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
+from lakehouse_ml.predictions.table import IDENTIFIER
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.serving import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
@@ -60,5 +62,47 @@ def churn_predictions(context: dg.AssetExecutionContext, model_server: ModelServ
             "segments_removed": result.segments_removed,
             "table_rows": result.table_rows,
             "dagster/row_count": result.table_rows,
+        }
+    )
+
+
+class PredictionsMaintenanceConfig(dg.Config):
+    retain_snapshots_days: int = RETAIN_SNAPSHOTS_DAYS
+    """Snapshots older than this are expired (time travel reaches back this far); the current one never is."""
+
+
+@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[churn_predictions])
+def churn_predictions_maintenance(
+    context: dg.AssetExecutionContext, config: PredictionsMaintenanceConfig, iceberg: IcebergCatalog
+):
+    """Table maintenance of ``ml.churn_predictions``: compacts the small files that frequent spool loads
+    leave in each day partition into one file per day, then expires snapshots older than the retention and
+    deletes the data files only they referenced. Without it every load adds a file and a snapshot, and
+    monitoring scans slow down with the table's age rather than its size."""
+    from datetime import UTC, datetime
+
+    from lakehouse_ml.predictions.maintenance import compact_small_files, expire_snapshots
+
+    table = iceberg.predictions_table()
+    files_before = len(table.inspect.data_files())
+    compaction = compact_small_files(table)
+    expiry = expire_snapshots(table.refresh(), datetime.now(UTC), config.retain_snapshots_days)
+    files_after = len(table.refresh().inspect.data_files())
+    context.log.info(
+        f"compacted {compaction.files_replaced} file(s) over {compaction.days_compacted} day(s); expired "
+        f"{expiry.snapshots_expired} snapshot(s), deleted {expiry.data_files_deleted} unreferenced file(s)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "table": IDENTIFIER,
+            "days_compacted": compaction.days_compacted,
+            "files_compacted": compaction.files_replaced,
+            "rows_rewritten": compaction.rows_rewritten,
+            "data_files_before": files_before,
+            "data_files_after": files_after,
+            "snapshots_expired": expiry.snapshots_expired,
+            "snapshots_kept": expiry.snapshots_kept,
+            "unreferenced_files_deleted": expiry.data_files_deleted,
+            "bytes_deleted": expiry.bytes_deleted,
         }
     )

@@ -34,12 +34,35 @@ def predictions_schema():
     )
 
 
+PARTITION_FIELD = "prediction_day"
+
+
+def predictions_partition_spec(schema):
+    """Partitioned by day of ``prediction_timestamp``: monitoring reads the last days, maintenance compacts
+    per day, and the spool's small appends land in today's partition only."""
+    from pyiceberg.partitioning import PartitionField, PartitionSpec
+    from pyiceberg.transforms import DayTransform
+
+    source = schema.find_field("prediction_timestamp").field_id
+    return PartitionSpec(PartitionField(source, 1000, DayTransform(), PARTITION_FIELD))
+
+
 def ensure_predictions_table(catalog):
-    """Load ``ml.churn_predictions``, creating the namespace and table on first use."""
+    """Load ``ml.churn_predictions``, creating the namespace and table on first use. A table created before
+    it was partitioned gets the day partition in place (metadata only: its files keep their unpartitioned
+    spec and are still read; new files and compactions are written per day)."""
     from pyiceberg.exceptions import NoSuchTableError
+    from pyiceberg.transforms import DayTransform
 
     catalog.create_namespace_if_not_exists(NAMESPACE)
     try:
-        return catalog.load_table(IDENTIFIER)
+        table = catalog.load_table(IDENTIFIER)
     except NoSuchTableError:
-        return catalog.create_table_if_not_exists(IDENTIFIER, schema=predictions_schema())
+        schema = predictions_schema()
+        return catalog.create_table_if_not_exists(
+            IDENTIFIER, schema=schema, partition_spec=predictions_partition_spec(schema)
+        )
+    if not table.spec().fields:
+        with table.update_spec() as spec:
+            spec.add_field("prediction_timestamp", DayTransform(), PARTITION_FIELD)
+    return table

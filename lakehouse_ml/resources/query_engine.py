@@ -18,6 +18,8 @@ from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_confi
 from lakehouse_ml.settings import Settings
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import pandas as pd
 
 WAREHOUSE_TABLES = {"orders": "fct_orders", "features": "fct_customer_features"}
@@ -32,9 +34,10 @@ def _placeholders(sql: str) -> set[str]:
 
 
 class QueryEngine(dg.ConfigurableResource):
-    """Runs monitoring SQL and returns a pandas DataFrame."""
+    """Runs monitoring SQL and returns a pandas DataFrame. ``predictions_since`` promises that the SQL reads
+    no prediction made before that day, so an engine may skip the older day partitions of the table."""
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         raise NotImplementedError
 
 
@@ -43,7 +46,7 @@ class DuckDBQueryEngine(QueryEngine):
     iceberg_dir: str
     predictions_table: str = "ml.churn_predictions"
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         import duckdb
 
         names = _placeholders(sql)
@@ -52,7 +55,7 @@ class DuckDBQueryEngine(QueryEngine):
             con.execute("SET TimeZone = 'UTC'")
             tables: dict[str, str] = {}
             if "predictions" in names:
-                con.register("churn_predictions", self._predictions_arrow())
+                con.register("churn_predictions", self._predictions_arrow(predictions_since))
                 tables["predictions"] = "churn_predictions"
             wanted = names & set(WAREHOUSE_TABLES)
             if wanted:
@@ -61,8 +64,9 @@ class DuckDBQueryEngine(QueryEngine):
         finally:
             con.close()
 
-    def _predictions_arrow(self):
+    def _predictions_arrow(self, since: date | None):
         from pyiceberg.exceptions import NoSuchTableError
+        from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
 
         from lakehouse_ml.predictions.catalog import catalog_db, local_catalog
 
@@ -77,7 +81,13 @@ class DuckDBQueryEngine(QueryEngine):
             table = local_catalog(Path(self.iceberg_dir)).load_table(self.predictions_table)
         except NoSuchTableError as err:
             raise missing from err
-        return table.scan().to_arrow()
+        # a filter on the partition source column: pyiceberg skips the day partitions before `since`
+        selection = (
+            AlwaysTrue()
+            if since is None
+            else GreaterThanOrEqual("prediction_timestamp", f"{since}T00:00:00+00:00")
+        )
+        return table.scan(row_filter=selection).to_arrow()
 
     def _attach_warehouse(self, con, wanted: set[str]) -> dict[str, str]:
         if not Path(self.warehouse_path).exists():
@@ -110,7 +120,8 @@ class TrinoQueryEngine(QueryEngine):
     orders_table: str = "silver.fct_orders"
     features_table: str = "gold.fct_customer_features"
 
-    def query(self, sql: str) -> pd.DataFrame:
+    def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
+        """Trino prunes Iceberg partitions by the SQL's own predicates: ``predictions_since`` is unused."""
         mapping = {
             "predictions": self.predictions_table,
             "orders": self.orders_table,

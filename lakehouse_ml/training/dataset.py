@@ -9,7 +9,9 @@ a Feast repo, from the gold ``fct_customer_features`` Parquet joined on the same
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import get_args
 
@@ -51,15 +53,33 @@ class TrainingData:
     feature_service: str | None
 
 
-def read_gold(gold_uri: str | Path, model: str, storage_options: dict | None = None) -> pd.DataFrame:
-    """A gold table's Parquet from a folder or an object-store URI (``s3://bucket/gold``)."""
+def read_gold(
+    gold_uri: str | Path, model: str, storage_options: dict | None = None, days: Iterable[date] | None = None
+) -> pd.DataFrame:
+    """A gold table's Parquet from a folder or an object-store URI (``s3://bucket/gold``); with ``days``,
+    only those snapshot days (the files are sorted by day, so the other row groups are not read)."""
     path = f"{str(gold_uri).rstrip('/')}/{model}.parquet"
     if "://" not in path and not Path(path).exists():
         raise TrainingDataError(f"gold table {model} not found at {path}: materialize the gold models first")
     options = storage_options if storage_options is not None else storage_options_for(path)
-    frame = pd.read_parquet(path, storage_options=options)
+    frame = _read_days(path, options, days)
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
     return frame
+
+
+def _read_days(path: str, storage_options: dict | None, days: Iterable[date] | None) -> pd.DataFrame:
+    if days is None:
+        return pd.read_parquet(path, storage_options=storage_options)
+    import fsspec
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    fs, location = fsspec.core.url_to_fs(path, **(storage_options or {}))
+    dataset = ds.dataset(location, filesystem=fs, format="parquet")
+    day_type = dataset.schema.field("event_timestamp").type
+    wanted = pa.array([datetime(d.year, d.month, d.day, tzinfo=UTC) for d in days]).cast(day_type)
+    return dataset.to_table(filter=pc.field("event_timestamp").isin(wanted)).to_pandas()
 
 
 def gold_feature_names(features: pd.DataFrame) -> list[str]:
@@ -135,8 +155,10 @@ def preflight(
 ) -> dict[str, object]:
     """Check gold data before a pipeline is launched; returns the split and row counts."""
     labels = read_gold(gold_uri, "fct_churn_labels", storage_options)
-    features = read_gold(gold_uri, "fct_customer_features", storage_options)
     split, train, evaluation = entity_frames(labels, config)
+    features = read_gold(
+        gold_uri, "fct_customer_features", storage_options, split.train_days + split.eval_days
+    )
     names = gold_feature_names(features)
     for what, entities, min_rows in (
         ("training set", train, MIN_TRAINING_ROWS),
@@ -169,7 +191,7 @@ def build_training_data(home: Path, gold_uri: str, feature_source: str, config: 
     if feature_source == "feast":
         joined, feature_names, feature_service = feast_join(Path(home), both)
     else:
-        features = read_gold(gold_uri, "fct_customer_features")
+        features = read_gold(gold_uri, "fct_customer_features", days=split.train_days + split.eval_days)
         joined, feature_names, feature_service = gold_join(features, both), gold_feature_names(features), None
     joined["event_timestamp"] = pd.to_datetime(joined["event_timestamp"], utc=True)
     joined = joined[[*KEYS, *feature_names, LABEL]]

@@ -1,7 +1,10 @@
 {#- churned = 1 when the customer places no order with order_ts in [D + 1 day, D + 1 day + horizon), for
     every grid day D whose horizon has passed (D + horizon <= as_of). Same timeline technique as
-    fct_customer_features, with a window frame that looks forward instead of back. -#}
+    fct_customer_features, with a window frame that looks forward instead of back. Incremental: only the grid
+    days from the window start on, i.e. labels whose horizon closed since the last run or still sees the
+    lookback window (macros/incremental_gold.sql). -#}
 {%- set horizon = var('label_horizon_days') | int -%}
+{{ config(pre_hook="{{ delete_gold_window(var('label_horizon_days') | int) }}") }}
 
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number
@@ -12,6 +15,9 @@ label_days as (
     select day_number
     from {{ ref('snapshot_days') }}
     where is_grid_day and day_number + {{ horizon }} <= as_of_day_number
+    {%- if is_incremental() %}
+        and day_number >= {{ gold_window_start_day(horizon) }}
+    {%- endif %}
 ),
 
 daily_orders as (

@@ -1,10 +1,12 @@
 {#- One row per customer per snapshot day D (customers signed up before D + 1 day), using only orders
     with order_ts < D + 1 day. Instead of joining every snapshot to every order, per-customer daily order
     totals and the snapshot rows are put on one timeline and summed with range windows over the day number;
-    a window frame ending at the current row never sees a later day.
+    a window frame ending at the current row never sees a later day. Incremental: only the snapshot days from
+    the window start on (macros/incremental_gold.sql); the order timeline still covers the whole history.
     Money is summed as DECIMAL (exact, so the result does not depend on the order a parallel aggregation adds
     rows in) and exposed as DOUBLE, the nearest double to the exact value, which is what Feast (Float64) and
     training read. -#}
+{{ config(pre_hook="{{ delete_gold_window() }}") }}
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number
     from {{ ref('dim_customers') }}
@@ -12,6 +14,9 @@ with customers as (
 
 snapshots as (
     select day_number, as_of_day_number from {{ ref('snapshot_days') }}
+    {%- if is_incremental() %}
+    where day_number >= {{ gold_window_start_day() }}
+    {%- endif %}
 ),
 
 daily_orders as (

@@ -43,7 +43,7 @@ def model_performance_metrics(
     else:
         end = pd.Timestamp(latest).date()
         start = end - timedelta(days=policy.performance_window_days - 1)
-        daily = query_engine.query(sql.daily_performance_sql(start, end))
+        daily = query_engine.query(sql.daily_performance_sql(start, end), predictions_since=start)
         pooled = pooled_by_version(daily)
         window = (start.isoformat(), end.isoformat())
         history = query_engine.query(sql.daily_performance_sql(end - timedelta(weeks=CHART_WEEKS), end))
