@@ -77,7 +77,7 @@ def test_canary_lifecycle_and_failed_versions_leave_the_old_one_serving(server, 
     assert abs(served["v2"] / 100 - 10) <= 2 and set(served) == {"v1", "v2"}
 
     broken, _ = _model(lakehouse_home, "v3", 3)
-    (broken / "model.joblib").write_bytes(b"corrupt")
+    (broken / "model.onnx").write_bytes(b"corrupt")  # what the server scores with
     with pytest.raises(ServingError, match="rejected"):
         rollout.deploy(server, "v3", broken, sha256_of(broken / "model.joblib"), 10, SMOKE)
     state = read_deployment(server.serving_dir)
@@ -85,11 +85,11 @@ def test_canary_lifecycle_and_failed_versions_leave_the_old_one_serving(server, 
     assert read_status(server.serving_dir)["error"] is None
     assert set(_versions(server, 200)) == {"v1", "v2"}
 
-    wrong, _ = _model(lakehouse_home, "v4", 4)  # loads, but predicts on features it was not trained on
+    wrong, _ = _model(lakehouse_home, "v4", 4)  # names features its compiled model was not built on
     metadata = json.loads((wrong / "metadata.json").read_text())
     metadata["feature_names"] = ["lifetime_value", "tenure_days"]
     (wrong / "metadata.json").write_text(json.dumps(metadata))
-    with pytest.raises(ServingError, match="smoke test|503"):
+    with pytest.raises(ServingError, match="rejected.*not the artifact's feature_names"):
         rollout.deploy(server, "v4", wrong, sha256_of(wrong / "model.joblib"), 10, SMOKE)
     assert read_deployment(server.serving_dir).canary == "v2"
     assert set(_versions(server, 200)) == {"v1", "v2"}

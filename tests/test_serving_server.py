@@ -187,4 +187,5 @@ def test_requests_add_no_warning_or_access_line_to_the_server_log(served):
         assert client.post(V2, json={"inputs": [tensor]}).status_code == 200
     added = log.read_text()[len(before) :]
     assert "Warning" not in added, added[-2000:]
+    assert "FastAPIDeprecationWarning" not in log.read_text()  # not even once (health checks, metadata)
     assert len(added.splitlines()) <= 100, "at most one line per request"
