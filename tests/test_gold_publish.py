@@ -47,10 +47,12 @@ def test_published_gold_is_what_feast_and_training_read(iceberg, gold_bucket, s3
     from lakehouse_ml.features.gold import GoldSource, check_view_matches_gold, read_gold_table
     from lakehouse_ml.training.dataset import read_gold
 
-    frame = gold_frame(weekly_snapshots(datetime(2024, 3, 3, tzinfo=UTC), 3), 5)
+    frame = gold_frame(weekly_snapshots(datetime(2024, 3, 3, tzinfo=UTC), 3), 5).sample(
+        frac=1, random_state=0
+    )
     iceberg_gold_table(iceberg, frame)
-    # written in key order whatever order the Iceberg table holds the rows in (the frame is by snapshot day)
-    expected = frame.sort_values(["customer_id", "event_timestamp"], ignore_index=True)
+    # written by snapshot day and customer whatever order the Iceberg table holds the rows in
+    expected = frame.sort_values(["event_timestamp", "customer_id"], ignore_index=True)
     assert not expected.equals(frame)
 
     metadata = publish_gold(MODEL, iceberg)

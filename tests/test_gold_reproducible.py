@@ -43,7 +43,7 @@ def test_two_builds_of_one_landing_zone_write_identical_gold_bytes(tmp_path, mon
 
     features = pd.read_parquet(first / "fct_customer_features.parquet")
     keys = features[["customer_id", "event_timestamp"]]
-    assert keys.equals(keys.sort_values(["customer_id", "event_timestamp"]))
+    assert keys.equals(keys.sort_values(["event_timestamp", "customer_id"]))
     # every lifetime value is the double nearest to an exact sum of cents, not a float sum's neighbour
     exact = [float(round(Decimal(value), 2)) for value in features["lifetime_value"]]
     assert features["lifetime_value"].tolist() == exact

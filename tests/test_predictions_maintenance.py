@@ -143,9 +143,7 @@ def test_monitoring_reads_only_the_day_partitions_it_reports(lakehouse_home: Pat
     for day in range(4):
         table.append(_rows(table, day * 10, 10, day))
     engine = DuckDBQueryEngine(
-        warehouse_path=str(lakehouse_home / "warehouse.duckdb"),
-        iceberg_catalog_uri=f"sqlite:///{lakehouse_home / 'iceberg' / 'catalog.db'}",
-        iceberg_warehouse=(lakehouse_home / "iceberg" / "warehouse").as_uri(),
+        warehouse_path=str(lakehouse_home / "warehouse.duckdb"), iceberg_dir=str(lakehouse_home / "iceberg")
     )
     sql = "SELECT count(*) AS n, min(CAST(prediction_timestamp AS DATE)) AS first FROM {predictions}"
     assert engine.query(sql)["n"].iloc[0] == 40

@@ -14,6 +14,7 @@ from lakehouse_ml.registry import ModelRegistry, RegistryError
 from lakehouse_ml.registry.gate import check_candidate
 from lakehouse_ml.registry.lineage import file_sha256, gold_table_stats
 from lakehouse_ml.registry.model_registry import Remote
+from lakehouse_ml.serving.onnx_compile import COMPILED_FILE, ONNX_FILE
 from lakehouse_ml.training.dataset import SplitConfig, build_training_data
 from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
 from lakehouse_ml.training.synthetic_gold import write_synthetic_gold
@@ -81,7 +82,7 @@ def test_register_commits_tags_and_pushes_like_a_dvc_user(
     assert lineage["kfp_run_id"] == "second" and lineage["feature_service"] == "churn_v1"
     assert len(lineage["training_set_md5"]) == 32 and lineage["train_window"][1] < lineage["eval_window"][0]
     hashes = lineage["artifact_sha256"]
-    assert set(hashes) == {p.name for p in good_model.iterdir()}
+    assert set(hashes) == {p.name for p in good_model.iterdir()} | {ONNX_FILE, COMPILED_FILE}
     assert hashes["evaluation_set.parquet"] == file_sha256(good_model / "evaluation_set.parquet")
     assert hashes["model.joblib"] == lineage["model_sha256"]
     assert any((lakehouse_home / "dvc-remote").rglob("*")), "dvc push left the remote empty"

@@ -127,8 +127,12 @@ def publish_gold_parquet(
         raise LookupError(
             f"gold model {model} is not in the Iceberg catalog as gold.{model}: run dbt first"
         ) from err
-    # Sorted like the local write (dbt_project/macros/write_to_file.sql): the same table, the same bytes.
-    table = table.sort_by([(name, "ascending") for name in table.column_names])
+    # Sorted like the local export (export_gold_parquet in dbt_project/macros/incremental_gold.sql): by
+    # snapshot day, so readers skip row groups, and the same table always gives the same bytes.
+    keys = ["event_timestamp", "customer_id"]
+    table = table.sort_by(
+        [(name, "ascending") for name in keys + [c for c in table.column_names if c not in keys]]
+    )
     uri = f"{gold_uri.rstrip('/')}/{model}.parquet"
     if uri.startswith("s3://"):
         with s3_filesystem(s3_endpoint).open(uri.removeprefix("s3://"), "wb") as handle:

@@ -47,7 +47,7 @@ def gold_table_stats(
     """Row count, event-time range and content hash (sha256 of the Parquet file) of each gold table.
 
     Row count and time range cannot tell two builds apart; the hash can (gold files are written
-    deterministically, see dbt_project/macros/write_to_file.sql).
+    deterministically, see export_gold_parquet in dbt_project/macros/incremental_gold.sql).
     """
     import fsspec
     import pandas as pd

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lakehouse_ml.registry.gate import EVALUATION_SET
+from lakehouse_ml.serving.onnx_compile import COMPILED_FILE, compile_model_folder
 from lakehouse_ml.training.dataset import KEYS, LABEL
 from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
 
@@ -22,13 +23,14 @@ TRAINING_SET = "training_set.parquet"
 
 
 def rebuild(registered: Path, out: Path) -> dict:
+    """Retrain into ``out``; compile it for serving as registration did, when the version was compiled."""
     metadata = json.loads((registered / "metadata.json").read_text())
     train = pd.read_parquet(registered / TRAINING_SET)
     evaluation = pd.read_parquet(registered / EVALUATION_SET)
     names = [c for c in train.columns if c not in (*KEYS, LABEL)]
     categorical, seed = metadata["categorical_features"], metadata["seed"]
     candidates = [tune(family, train, names, categorical, seed) for family in FAMILIES]
-    return train_and_evaluate(
+    result = train_and_evaluate(
         train,
         evaluation,
         candidates,
@@ -38,6 +40,9 @@ def rebuild(registered: Path, out: Path) -> dict:
         seed,
         out,
     )
+    if (registered / COMPILED_FILE).is_file():
+        compile_model_folder(out, EVALUATION_SET)
+    return result
 
 
 if __name__ == "__main__":
