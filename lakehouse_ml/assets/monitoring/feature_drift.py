@@ -1,6 +1,5 @@
 """``feature_drift_report``: Evidently data drift of the production model's features."""
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -47,7 +46,7 @@ def feature_drift_report(
     policy = monitoring_policy.policy()
     model = common.production_model(model_registry)
     as_of = warehouse.pipeline_clock()
-    results, reasons, metadata = {}, [], {}
+    results, reasons, metadata, report_uris = {}, [], {}, {}
     for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):
         report = common.report_path(f"feature_drift/{name}", as_of, model.version)
         result = drift_report(
@@ -60,6 +59,7 @@ def feature_drift_report(
             seed=policy.sample_seed,
             html_path=report,
         )
+        report_uris[name] = common.publish_report(report)
         verdict = data_drift_verdict(result.column_scores, policy)
         signal = policy.signal_features(list(result.column_scores))
         share = len([c for c in result.drifted_columns if c in signal]) / len(signal) if signal else 0.0
@@ -75,7 +75,7 @@ def feature_drift_report(
             reasons += [f"{name}: {reason}" for reason in verdict.reasons]
         metadata.update(
             {
-                f"{name}/report": dg.MetadataValue.path(str(report)),
+                f"{name}/report": dg.MetadataValue.path(report_uris[name]),
                 f"{name}/drifted_share": float(result.drifted_share),
                 f"{name}/signal_drifted_share": float(share),
                 f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
@@ -84,16 +84,17 @@ def feature_drift_report(
         )
     verdict = Verdict("data_drift", bool(reasons), reasons)
     triggering = [r for r in results.values() if r["triggers"]]
-    main = results.get("recent_active") or results["since_training"]
-    common.persist(
-        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, Path(main["html_path"])
+    main_name = "recent_active" if "recent_active" in results else "since_training"
+    main = results[main_name]
+    stored = common.persist(
+        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, report_uris[main_name]
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")
 
     yield dg.MaterializeResult(
         metadata={
-            **common.report_metadata(Path(main["html_path"])),
+            **stored,
             "model_version": model.version,
             "as_of": as_of.isoformat(),
             "drifted_share": float(main["drifted_share"]),
