@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.image import DEFAULT_IMAGE, project_image
 from lakehouse_ml.settings import Settings
 from lakehouse_ml.storage import s3_endpoint, storage_options_for
 
@@ -49,12 +50,22 @@ class KfpClusterRunner(TrainingPipelineRunner):
     host: str
     namespace: str | None = None
     experiment: str = "churn-model"
-    pipeline_root: str
+    pipeline_root: str  # object storage (s3://...): component pods share nothing else
     export_root: str
     timeout_seconds: int = 3600
+    image: str = DEFAULT_IMAGE
+    secret_name: str = "lakehouse-ml"  # the Feast registry / Redis URLs and S3 credentials
+    config_map_name: str = "lakehouse-ml"  # LAKEHOUSE_PROFILE, LAKEHOUSE_S3_ENDPOINT, LAKEHOUSE_GOLD_URI
 
     def run(self, arguments: PipelineArguments) -> TrainingRun:
+        from lakehouse_ml.training.pipeline import PodConfig
         from lakehouse_ml.training.runner import run_on_cluster
+
+        for name, uri in (("pipeline_root", self.pipeline_root), ("export_root", self.export_root)):
+            if not uri.startswith("s3://"):
+                raise dg.Failure(
+                    f"{name} must be an s3:// URI on a cluster (pods share no disk), got {uri!r}"
+                )
 
         return run_on_cluster(
             self.host,
@@ -67,6 +78,7 @@ class KfpClusterRunner(TrainingPipelineRunner):
             arguments,
             self.timeout_seconds,
             self.storage_options,
+            PodConfig(self.image, self.secret_name, self.config_map_name),
         )
 
 
@@ -87,4 +99,5 @@ def prod_training_runner(settings: Settings) -> KfpClusterRunner:
         pipeline_root=os.environ.get("LAKEHOUSE_KFP_PIPELINE_ROOT", "s3://lakehouse/kfp"),
         export_root=os.environ.get("LAKEHOUSE_KFP_EXPORT_ROOT", "s3://lakehouse/kfp-exports"),
         s3_endpoint=s3_endpoint(),
+        image=project_image(),
     )

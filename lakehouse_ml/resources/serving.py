@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.image import project_image
 from lakehouse_ml.serving.deployment import DEFAULT_CANARY_PERCENT
 from lakehouse_ml.serving.manifest import SPOOL_CLAIM, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
@@ -272,7 +273,7 @@ def local_serving(settings: Settings) -> LocalModelServing:
 def prod_serving(settings: Settings) -> KServeModelServing:
     return KServeModelServing(
         namespace=os.environ.get("LAKEHOUSE_KSERVE_NAMESPACE", "lakehouse-ml"),
-        image=os.environ.get("LAKEHOUSE_IMAGE", "lakehouse-ml:latest"),
+        image=project_image(),
         model_store_uri=os.environ.get(
             "LAKEHOUSE_MODEL_STORE_URI", "s3://lakehouse-ml/models/churn-predictor"
         ),

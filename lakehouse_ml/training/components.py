@@ -6,15 +6,14 @@ happens in plain, tested modules. Every component records the seconds spent comp
 imports, so process and artifact-passing overhead can be told apart from the work.
 """
 
-import os
 
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-TRAINING_IMAGE = os.environ.get("LAKEHOUSE_IMAGE", "lakehouse-ml:latest")
+from lakehouse_ml.image import DEFAULT_IMAGE  # on a cluster, the configured image replaces it per task
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def build_training_set(
     lakehouse_home: str,
     gold_uri: str,
@@ -57,7 +56,7 @@ def build_training_set(
     return json.dumps(summary)
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def tune_family(family: str, train_set: Input[Dataset], summary: str, seed: int) -> str:
     """Hyperparameter search for one model family; returns the best candidate as JSON."""
     import json
@@ -77,7 +76,7 @@ def tune_family(family: str, train_set: Input[Dataset], summary: str, seed: int)
     )
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def train_and_evaluate(
     train_set: Input[Dataset],
     eval_set: Input[Dataset],

@@ -10,6 +10,8 @@ from typing import NamedTuple
 from kfp import compiler, dsl
 from kfp.dsl import Metrics, Model
 
+from lakehouse_ml.serving.manifest import FEATURE_STORE_ENV
+from lakehouse_ml.storage import S3_ENDPOINT_VARIABLE
 from lakehouse_ml.training import components
 
 PIPELINE_NAME = "churn-training"
@@ -20,47 +22,97 @@ class PipelineOutputs(NamedTuple):
     metrics: Metrics
 
 
-@dsl.pipeline(name=PIPELINE_NAME, description="Churn model: point-in-time training set, tuning, evaluation")
-def churn_training_pipeline(
-    lakehouse_home: str,
-    gold_uri: str = "",
-    feature_source: str = "feast",
-    label_horizon_days: int = 90,
-    train_snapshots: int = 12,
-    eval_snapshots: int = 2,
-    max_training_rows: int = 200_000,
-    seed: int = 0,
-    threshold: float = 0.5,
-    export_uri: str = "",
-) -> PipelineOutputs:
-    data = components.build_training_set(
-        lakehouse_home=lakehouse_home,
-        gold_uri=gold_uri,
-        feature_source=feature_source,
-        label_horizon_days=label_horizon_days,
-        train_snapshots=train_snapshots,
-        eval_snapshots=eval_snapshots,
-        max_training_rows=max_training_rows,
-        seed=seed,
-    )
-    data.set_caching_options(False)
-    tuned = {}
-    for family in ("logistic_regression", "hist_gradient_boosting"):
-        task = components.tune_family(
-            family=family, train_set=data.outputs["train_set"], summary=data.outputs["Output"], seed=seed
+@dataclass(frozen=True)
+class PodConfig:
+    """What each component pod gets on a cluster: the project image, and its configuration as
+    environment variables from a Secret (credentials) and a ConfigMap (plain settings)."""
+
+    image: str
+    secret_name: str = "lakehouse-ml"
+    config_map_name: str = "lakehouse-ml"
+
+
+# Secret keys the components need (the Feast registry and Redis URLs carry passwords) ...
+SECRET_ENV = FEATURE_STORE_ENV
+# ... S3 credentials, optional in the Secret (an IAM role for the service account may provide them) ...
+OPTIONAL_SECRET_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# ... and the plain settings from the ConfigMap.
+CONFIG_MAP_ENV = ("LAKEHOUSE_PROFILE", S3_ENDPOINT_VARIABLE, "LAKEHOUSE_GOLD_URI")
+
+
+def training_pipeline(pod: PodConfig | None = None):
+    """The pipeline function; with ``pod``, every task runs in ``pod.image`` with its environment."""
+
+    def configured(task):
+        if pod is None:
+            return task
+        from kfp import kubernetes
+
+        task.set_container_image(pod.image)
+        kubernetes.use_secret_as_env(task, pod.secret_name, {key: key for key in SECRET_ENV})
+        kubernetes.use_secret_as_env(
+            task, pod.secret_name, {key: key for key in OPTIONAL_SECRET_ENV}, optional=True
         )
-        task.set_display_name(f"tune-{family.replace('_', '-')}")
-        tuned[family] = task.output
-    final = components.train_and_evaluate(
-        train_set=data.outputs["train_set"],
-        eval_set=data.outputs["eval_set"],
-        summary=data.outputs["Output"],
-        threshold=threshold,
-        seed=seed,
-        export_uri=export_uri,
-        **tuned,
+        kubernetes.use_config_map_as_env(task, pod.config_map_name, {key: key for key in CONFIG_MAP_ENV})
+        return task
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME, description="Churn model: point-in-time training set, tuning, evaluation"
     )
-    return PipelineOutputs(model=final.outputs["model"], metrics=final.outputs["metrics"])
+    def churn_training_pipeline(
+        lakehouse_home: str,
+        gold_uri: str = "",
+        feature_source: str = "feast",
+        label_horizon_days: int = 90,
+        train_snapshots: int = 12,
+        eval_snapshots: int = 2,
+        max_training_rows: int = 200_000,
+        seed: int = 0,
+        threshold: float = 0.5,
+        export_uri: str = "",
+    ) -> PipelineOutputs:
+        data = configured(
+            components.build_training_set(
+                lakehouse_home=lakehouse_home,
+                gold_uri=gold_uri,
+                feature_source=feature_source,
+                label_horizon_days=label_horizon_days,
+                train_snapshots=train_snapshots,
+                eval_snapshots=eval_snapshots,
+                max_training_rows=max_training_rows,
+                seed=seed,
+            )
+        )
+        data.set_caching_options(False)
+        tuned = {}
+        for family in ("logistic_regression", "hist_gradient_boosting"):
+            task = configured(
+                components.tune_family(
+                    family=family,
+                    train_set=data.outputs["train_set"],
+                    summary=data.outputs["Output"],
+                    seed=seed,
+                )
+            )
+            task.set_display_name(f"tune-{family.replace('_', '-')}")
+            tuned[family] = task.output
+        final = configured(
+            components.train_and_evaluate(
+                train_set=data.outputs["train_set"],
+                eval_set=data.outputs["eval_set"],
+                summary=data.outputs["Output"],
+                threshold=threshold,
+                seed=seed,
+                export_uri=export_uri,
+                **tuned,
+            )
+        )
+        return PipelineOutputs(model=final.outputs["model"], metrics=final.outputs["metrics"])
+
+    return churn_training_pipeline
+
+
+churn_training_pipeline = training_pipeline()
 
 
 @dataclass(frozen=True)
@@ -86,9 +138,10 @@ class TrainingRun:
     metrics: dict
     package_path: Path
     compute_seconds: dict = field(default_factory=dict)
+    model_uri: str | None = None  # where another step or pod reads the model folder; None: model_dir
 
 
-def compile_package(path: Path) -> Path:
+def compile_package(path: Path, pod: PodConfig | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(churn_training_pipeline, package_path=str(path))
+    compiler.Compiler().compile(training_pipeline(pod), package_path=str(path))
     return path
