@@ -6,7 +6,6 @@ happens in plain, tested modules. Every component records the seconds spent comp
 imports, so process and artifact-passing overhead can be told apart from the work.
 """
 
-
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
