@@ -87,14 +87,14 @@ class LoopState:
         }
 
 
-def loop_state(resources, settings: Settings) -> LoopState:
+def loop_state(resources, instance) -> LoopState:
     from lakehouse_ml.assets.serving import open_registry
-    from lakehouse_ml.monitoring.results import read_results
+    from lakehouse_ml.sensors.drift import stored_verdicts
 
     registry = open_registry(resources["model_registry"])
     stable = registry.production_version()
     deployment = resources["model_server"].current()
-    results = read_results(settings.reports_dir)
+    results = stored_verdicts(instance)
     comparisons = results.get("data_drift", {}).get("summary", {}).get("comparisons", {})
     scores = [c["max_signal_score"] for c in comparisons.values() if c.get("triggers")]
     return LoopState(
@@ -135,7 +135,7 @@ class Drill:
         return result
 
     def state(self) -> LoopState:
-        return loop_state(self.defs.resources, self.settings)
+        return loop_state(self.defs.resources, self.instance)
 
     def ensure_baseline(self) -> bool:
         if self.state().stable is not None:

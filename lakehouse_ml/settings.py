@@ -23,6 +23,7 @@ ENV_PREFIX = "LAKEHOUSE_"
 GOLD_URI_REQUIRED = "LAKEHOUSE_GOLD_URI (e.g. s3://lakehouse/gold) is required in prod"
 Profile = Literal["local", "prod"]
 PROFILES: tuple[Profile, ...] = ("local", "prod")
+DEFAULT_IMAGE = "lakehouse-ml:latest"  # deploy/Dockerfile
 POLARIS_SCOPE = "PRINCIPAL_ROLE:ALL"  # pyiceberg's default scope "catalog" grants a Polaris principal nothing
 
 
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     serving_port: int = Field(8080, gt=0, lt=65536, description="local model server port on 127.0.0.1")
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
-    image: str = Field("lakehouse-ml:latest", description="project image of KFP components and KServe pods")
+    image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")
     dvc_remote_url: str = "s3://lakehouse/dvc-remote"
     kfp_host: str = "http://ml-pipeline.kubeflow.svc:8888"
     kfp_namespace: str | None = None
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     model_store_uri: str = "s3://lakehouse-ml/models/churn-predictor"
     prediction_spool_claim: str = Field(SPOOL_CLAIM, description="PVC the KServe pods spool to; empty: none")
     iceberg_warehouse: str | None = None
+    io_manager_uri: str = Field("s3://lakehouse/dagster-io", description="prod: step outputs (s3://)")
+    reports_uri: str | None = Field(None, description="where HTML reports are published; unset: reports_dir")
     iceberg_scope: str = Field(POLARIS_SCOPE, description="OAuth scope of the Iceberg REST catalog token")
 
     @field_validator("home")
@@ -65,6 +68,7 @@ class Settings(BaseSettings):
         "kfp_namespace",
         "kserve_service_account",
         "iceberg_warehouse",
+        "reports_uri",
         mode="before",
     )
     @classmethod

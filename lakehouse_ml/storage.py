@@ -7,6 +7,10 @@ module is its one reader. Credentials come from the standard AWS chain (``AWS_AC
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,3 +45,19 @@ def filesystem(uri: str):
     import fsspec
 
     return fsspec.core.url_to_fs(uri, **(storage_options_for(uri) or {}))
+
+
+@contextlib.contextmanager
+def local_folder(uri: str) -> Iterator[Path]:
+    """A folder handed over by another step: a local path as is, an ``s3://`` folder downloaded to a
+    temporary directory removed afterwards."""
+    if "://" not in uri:
+        yield Path(uri)
+        return
+    fs, root = filesystem(uri)
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"{uri} is not a folder in object storage")
+    with tempfile.TemporaryDirectory(prefix="handoff-") as scratch:
+        for remote in fs.ls(root, detail=False):
+            fs.get_file(remote, str(Path(scratch) / Path(remote).name))
+        yield Path(scratch)

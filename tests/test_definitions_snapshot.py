@@ -106,4 +106,11 @@ def test_both_profiles_offer_the_same_resource_keys():
     prod = RESOURCES_BY_PROFILE["prod"](Settings.from_env({"LAKEHOUSE_PROFILE": "prod"}))
     assert local.keys() == prod.keys()
     differing = {key for key in local if type(local[key]) is not type(prod[key])}
-    assert {"warehouse", "feature_store", "model_server", "iceberg", "training_pipeline"} <= differing
+    assert {
+        "warehouse",
+        "feature_store",
+        "model_server",
+        "iceberg",
+        "training_pipeline",
+        "io_manager",
+    } <= differing

@@ -13,10 +13,10 @@ import pytest
 
 from lakehouse_ml.drill import evaluate_sensor
 from lakehouse_ml.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS, retrain_churn_model
-from lakehouse_ml.monitoring.results import read_results
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.resources.registry import local_model_registry
 from lakehouse_ml.resources.serving import local_serving
+from lakehouse_ml.sensors.drift import stored_verdicts
 from lakehouse_ml.settings import Settings
 from lakehouse_ml.simulator import simulate
 from tests.ports import free_port
@@ -93,7 +93,7 @@ def _advance_and_monitor(tmp_path, monkeypatch, baseline_home, scenario):
         drift = dg.AssetSelection.assets(*DRIFT_ASSETS)
         assert _materialize(instance, drift, model_registry=baseline_registry).success
         requests, _ = _tick(instance)
-    return requests, read_results(home / "reports")
+        return requests, stored_verdicts(instance)
 
 
 def test_drift_drill(lakehouse_home, tmp_path, monkeypatch):

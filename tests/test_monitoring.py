@@ -3,6 +3,7 @@ comparisons, concept days, policy, results."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -17,7 +18,7 @@ from lakehouse_ml.monitoring.policy import (
     data_drift_verdict,
     performance_verdict,
 )
-from lakehouse_ml.monitoring.results import new_breaches, read_results, write_result
+from lakehouse_ml.monitoring.results import check_record, new_breaches, verdict_record
 from lakehouse_ml.resources.query_engine import DuckDBQueryEngine
 from tests.monitoring_fixtures import (
     make_catalog,
@@ -255,18 +256,24 @@ def test_concept_and_performance_verdicts_respect_thresholds():
         TriggerPolicy(accuracy_floor=1.5)
 
 
-def test_results_round_trip_and_breach_bookkeeping(tmp_path):
+def test_verdict_records_and_breach_bookkeeping():
+    import numpy as np
+
     from lakehouse_ml.monitoring.policy import Verdict
 
-    first = write_result(tmp_path, Verdict("data_drift", True, ["x"]), model_version="v1", summary={"a": 1.0})
-    write_result(tmp_path, Verdict("performance", False), model_version="v1", summary={})
-    results = read_results(tmp_path)
-    assert set(results) == {"data_drift", "performance"}
+    first = verdict_record(
+        Verdict("data_drift", True, ["x"]), model_version="v1", summary={"a": np.float64(1.5)}
+    )
+    results = {
+        "data_drift": first,
+        "performance": verdict_record(Verdict("performance", False), model_version="v1", summary={}),
+    }
+    assert first["summary"] == {"a": 1.5} and json.loads(json.dumps(first)) == first
     assert [r["result_id"] for r in new_breaches(results, {})] == [first["result_id"]]
     assert new_breaches(results, {"data_drift": first["result_id"]}) == []
-    (tmp_path / "signals" / "performance.json").write_text("{broken")
-    with pytest.raises(ValueError, match="performance.json"):
-        read_results(tmp_path)
+    assert check_record(first, "feature_drift_report") is first
+    with pytest.raises(ValueError, match="feature_drift_report"):
+        check_record({"signal": "data_drift"}, "feature_drift_report")
 
 
 def test_drift_report_flags_shifted_columns_and_sampling_agrees(tmp_path):

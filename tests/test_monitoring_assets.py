@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import dagster as dg
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 
 from lakehouse_ml.assets.monitoring.actuals import prediction_actuals
+from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
 from lakehouse_ml.assets.monitoring.concept_drift import concept_drift_report
 from lakehouse_ml.assets.monitoring.feature_drift import feature_drift_report
 from lakehouse_ml.assets.monitoring.performance import model_performance_metrics
@@ -72,8 +72,10 @@ def run(home, registry, assets):
     return result, checks
 
 
-def signal(home, name):
-    return json.loads((home / "reports" / "signals" / f"{name}.json").read_text())
+def signal(result, name):
+    """The verdict the run stored in the instance for signal ``name`` (what drift_retrain_sensor reads)."""
+    node = SIGNAL_ASSETS[name].to_user_string()
+    return result.asset_materializations_for_node(node)[0].metadata[VERDICT_KEY].value
 
 
 DRIFT_ASSETS = [
@@ -92,12 +94,12 @@ def test_stable_world_ages_without_triggering(lakehouse_home):
         "prediction_drift_score": True,
         "early_outcome_auc": True,
     }
-    data = signal(lakehouse_home, "data_drift")
+    data = signal(result, "data_drift")
     assert not data["breach"]
     recent = data["summary"]["comparisons"]["recent_active"]
     assert "tenure_days" in recent["drifted_columns"]  # drifts by construction, reported only
-    assert not signal(lakehouse_home, "prediction_drift")["breach"]
-    assert not signal(lakehouse_home, "concept_drift")["breach"]
+    assert not signal(result, "prediction_drift")["breach"]
+    assert not signal(result, "concept_drift")["breach"]
     metadata = result.asset_materializations_for_node("feature_drift_report")[0].metadata
     assert isinstance(metadata["drifted_share"].value, float)
     assert metadata["recent_active/score/tenure_days"].value >= 0.1
@@ -109,8 +111,8 @@ def test_stable_world_ages_without_triggering(lakehouse_home):
 
 def test_basket_shift_trips_data_drift(lakehouse_home):
     registry = build_world(lakehouse_home, basket=1.6)
-    _, checks = run(lakehouse_home, registry, [feature_drift_report])
-    data = signal(lakehouse_home, "data_drift")
+    result, checks = run(lakehouse_home, registry, [feature_drift_report])
+    data = signal(result, "data_drift")
     assert data["breach"]
     assert "avg_order_value" in " ".join(data["reasons"])
     assert checks["feature_drift_scores"] is False
@@ -118,14 +120,14 @@ def test_basket_shift_trips_data_drift(lakehouse_home):
 
 def test_concept_shift_trips_the_outcome_signal_not_data_drift(lakehouse_home):
     registry = build_world(lakehouse_home, concept=True)
-    _, checks = run(lakehouse_home, registry, [feature_drift_report, concept_drift_report])
-    concept = signal(lakehouse_home, "concept_drift")
+    result, checks = run(lakehouse_home, registry, [feature_drift_report, concept_drift_report])
+    concept = signal(result, "concept_drift")
     assert concept["breach"]
     assert concept["summary"]["reference_day"] == REF_DAY.isoformat()
     assert concept["summary"]["current_day"] == CUR_DAY.isoformat()
     assert concept["summary"]["current"]["roc_auc"] < concept["summary"]["reference"]["roc_auc"]
     assert checks["early_outcome_auc"] is False
-    assert not signal(lakehouse_home, "data_drift")["breach"]
+    assert not signal(result, "data_drift")["breach"]
 
 
 def test_actuals_then_performance_floor(lakehouse_home):
@@ -144,7 +146,7 @@ def test_actuals_then_performance_floor(lakehouse_home):
     actuals_meta = result.asset_materializations_for_node("prediction_actuals")[0].metadata
     assert actuals_meta["updated_rows"].value == 50  # 2025-06-25 + 90 days <= 2025-09-30
     assert checks["performance_floor"] is False
-    performance = signal(lakehouse_home, "performance")
+    performance = signal(result, "performance")
     assert performance["breach"]
     assert any("model 2" in reason for reason in performance["reasons"])
     assert not any("model 3" in reason for reason in performance["reasons"])
@@ -164,3 +166,22 @@ def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):
             [feature_drift_report],
             resources=resources(lakehouse_home, empty_registry(lakehouse_home / "other")),
         )
+
+
+@pytest.mark.s3
+def test_reports_are_published_to_object_storage_and_linked(lakehouse_home, s3_endpoint, monkeypatch):
+    """A pod's disk goes with the pod: the HTML goes to LAKEHOUSE_REPORTS_URI and the verdict links it."""
+    import boto3
+
+    from lakehouse_ml.storage import s3_filesystem
+
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="monitoring-reports")
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", s3_endpoint)
+    monkeypatch.setenv("LAKEHOUSE_REPORTS_URI", "s3://monitoring-reports/reports")
+    registry = build_world(lakehouse_home, basket=1.6)
+    result, _ = run(lakehouse_home, registry, [prediction_drift_report])
+    metadata = result.asset_materializations_for_node("prediction_drift_report")[0].metadata
+    uri = metadata["report_url"].value
+    assert uri.startswith("s3://monitoring-reports/reports/prediction_drift/") and uri.endswith(".html")
+    assert signal(result, "prediction_drift")["report_uri"] == uri == metadata["report"].value
+    assert b"<html" in s3_filesystem(s3_endpoint).cat_file(uri.removeprefix("s3://"))[:2000].lower()

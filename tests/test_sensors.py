@@ -1,4 +1,6 @@
-"""drift_retrain_sensor and weekly_model_retrain, evaluated against an ephemeral instance."""
+"""drift_retrain_sensor and weekly_model_retrain, evaluated against real instances: verdicts are stored
+as the monitoring assets store them (materialization metadata), read back from the instance's storage,
+ephemeral or PostgreSQL as in prod."""
 
 from __future__ import annotations
 
@@ -9,11 +11,28 @@ import sys
 import dagster as dg
 import pytest
 
+from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, persist
 from lakehouse_ml.jobs import RETRAIN_JOB_NAME, retrain_churn_model
 from lakehouse_ml.monitoring.policy import Verdict
-from lakehouse_ml.monitoring.results import write_result
 from lakehouse_ml.sensors import drift_retrain_sensor, weekly_model_retrain
 from lakehouse_ml.settings import project_root
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str):
+    """A fresh database on the shared PostgreSQL (name starting with this checkout's test database)."""
+    import uuid
+
+    import psycopg2
+
+    base = postgres_url.rsplit("/", 1)
+    name = f"{base[1]}_sensor_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    yield f"{base[0]}/{name}"
+    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
 
 
 @pytest.fixture
@@ -28,14 +47,30 @@ def _tick(instance, cursor=None):
     return result.run_requests or [], result.cursor
 
 
-def _signal(home, signal, breach):
+# A monitoring run in its own process: stores a prediction-drift breach in the instance given by argv.
+WRITER = """
+import json, sys
+import dagster as dg
+from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, persist
+from lakehouse_ml.monitoring.policy import Verdict
+overrides = {"storage": json.loads(sys.argv[2])}
+with dg.instance_for_test(temp_dir=sys.argv[1], overrides=overrides) as instance:
+    metadata = persist(Verdict("prediction_drift", True, ["score over threshold"]), "v3", {}, None)
+    event = dg.AssetMaterialization(SIGNAL_ASSETS["prediction_drift"], metadata=metadata)
+    instance.report_runless_asset_event(event)
+"""
+
+
+def _signal(instance, signal, breach):
     reasons = [f"{signal} over threshold"] if breach else []
-    return write_result(home / "reports", Verdict(signal, breach, reasons), model_version="1", summary={})
+    metadata = persist(Verdict(signal, breach, reasons), "1", {}, None)
+    instance.report_runless_asset_event(dg.AssetMaterialization(SIGNAL_ASSETS[signal], metadata=metadata))
+    return metadata["verdict"].value
 
 
 def test_one_breach_requests_exactly_one_run(lakehouse_home, instance):
-    _signal(lakehouse_home, "data_drift", True)
-    _signal(lakehouse_home, "performance", False)
+    _signal(instance, "data_drift", True)
+    _signal(instance, "performance", False)
     requests, cursor = _tick(instance)
     assert len(requests) == 1
     assert requests[0].tags["lakehouse/signals"] == "data_drift"
@@ -49,15 +84,15 @@ def test_one_breach_requests_exactly_one_run(lakehouse_home, instance):
 def test_no_breach_requests_nothing(lakehouse_home, instance):
     assert _tick(instance) == ([], json.dumps({}))
     for signal in ("data_drift", "prediction_drift", "concept_drift", "performance"):
-        _signal(lakehouse_home, signal, False)
+        _signal(instance, signal, False)
     requests, _ = _tick(instance)
     assert requests == []
 
 
 def test_a_new_breach_after_a_handled_one_requests_a_new_run(lakehouse_home, instance):
-    _signal(lakehouse_home, "concept_drift", True)
+    _signal(instance, "concept_drift", True)
     first, cursor = _tick(instance)
-    _signal(lakehouse_home, "concept_drift", True)
+    _signal(instance, "concept_drift", True)
     second, _ = _tick(instance, cursor)
     assert len(first) == len(second) == 1
     assert first[0].run_key != second[0].run_key
@@ -67,19 +102,20 @@ def test_breaches_are_not_stacked_on_a_retraining_in_flight(lakehouse_home, inst
     instance.add_run(
         dg.DagsterRun(job_name=RETRAIN_JOB_NAME, run_id="r1", status=dg.DagsterRunStatus.STARTED)
     )
-    _signal(lakehouse_home, "data_drift", True)
+    _signal(instance, "data_drift", True)
     requests, cursor = _tick(instance)
     assert requests == []
     assert "data_drift" in json.loads(cursor)
 
 
-def test_a_tick_reads_stored_results_without_loading_drift_code(lakehouse_home):
-    """A tick must only read the persisted verdicts: recomputing drift would load these modules."""
-    _signal(lakehouse_home, "prediction_drift", True)
+def test_a_tick_reads_stored_verdicts_without_loading_drift_code(lakehouse_home):
+    """A tick must only read the verdicts in the instance: recomputing drift would load these modules."""
+    with dg.DagsterInstance.get() as stored:
+        _signal(stored, "prediction_drift", True)
     drift_code = ["evidently", "pandas", "lakehouse_ml.monitoring.drift", "lakehouse_ml.monitoring.concept"]
     code = (
         "import json, sys; import dagster as dg; from lakehouse_ml.sensors import drift_retrain_sensor\n"
-        "with dg.DagsterInstance.ephemeral() as instance:\n"
+        "with dg.DagsterInstance.get() as instance:\n"
         "    result = drift_retrain_sensor.evaluate_tick(dg.build_sensor_context(instance=instance))\n"
         f"print(json.dumps([len(result.run_requests), [m for m in {drift_code!r} if m in sys.modules]]))"
     )
@@ -92,11 +128,31 @@ def test_a_tick_reads_stored_results_without_loading_drift_code(lakehouse_home):
     assert loaded == []
 
 
-def test_corrupt_result_fails_with_the_file_named(lakehouse_home, instance):
-    _signal(lakehouse_home, "data_drift", True)
-    (lakehouse_home / "reports" / "signals" / "data_drift.json").write_text("{")
-    with pytest.raises(Exception, match="data_drift.json"):
+def test_a_malformed_verdict_fails_with_the_asset_named(instance):
+    bad = {"verdict": dg.MetadataValue.json({"signal": "data_drift"})}
+    instance.report_runless_asset_event(dg.AssetMaterialization(SIGNAL_ASSETS["data_drift"], metadata=bad))
+    with pytest.raises(Exception, match="feature_drift_report"):
         _tick(instance)
+
+
+def test_verdicts_written_by_one_process_are_seen_by_the_sensor_on_postgres_storage(
+    postgres_database, tmp_path
+):
+    """As in prod: the monitoring run's pod and the daemon's pod share only the PostgreSQL storage."""
+    import subprocess
+    import sys
+
+    storage = {"postgres": {"postgres_url": postgres_database}}
+    for pod in ("writer", "daemon"):
+        (tmp_path / pod).mkdir()
+    subprocess.run(
+        [sys.executable, "-c", WRITER, str(tmp_path / "writer"), json.dumps(storage)], check=True, timeout=120
+    )
+    with dg.instance_for_test(temp_dir=str(tmp_path / "daemon"), overrides={"storage": storage}) as instance:
+        requests, cursor = _tick(instance)
+        assert [r.tags["lakehouse/signals"] for r in requests] == ["prediction_drift"]
+        assert requests[0].tags["lakehouse/monitored_version"] == "v3"
+        assert _tick(instance, cursor)[0] == []
 
 
 def test_weekly_schedule_fires_sundays_at_two():

@@ -130,3 +130,48 @@ def test_cluster_runner_submits_the_package_and_downloads_the_exported_model(tmp
     assert "train-and-evaluate" in submitted["package"]["root"]["dag"]["tasks"]
     assert run.run_id == "run-123" and run.metrics == {"roc_auc": 0.8}
     assert (run.model_dir / "model.joblib").read_bytes() == b"model"
+    assert (
+        run.model_uri
+        == f"{tmp_path / 'exports'}/{submitted['arguments']['export_uri'].rsplit('/', 1)[1]}/model"
+    )
+
+
+def test_cluster_package_gives_every_component_the_image_secret_and_config_map(tmp_path: Path):
+    from lakehouse_ml.training.pipeline import (
+        CONFIG_MAP_ENV,
+        OPTIONAL_SECRET_ENV,
+        SECRET_ENV,
+        PodConfig,
+        compile_package,
+    )
+
+    pod = PodConfig("registry.example/lakehouse-ml:1.2.3", "ml-secrets", "ml-settings")
+    spec, platform = yaml.safe_load_all(compile_package(tmp_path / "pipeline.yaml", pod).read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {pod.image}
+    configs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(configs) == set(executors)
+    for config in configs.values():
+        secrets = {(e["secretName"], e.get("optional", False)): e["keyToEnv"] for e in config["secretAsEnv"]}
+        assert {m["envVar"] for m in secrets[("ml-secrets", False)]} == set(SECRET_ENV)
+        assert {m["envVar"] for m in secrets[("ml-secrets", True)]} == set(OPTIONAL_SECRET_ENV)
+        (config_map,) = config["configMapAsEnv"]
+        assert config_map["configMapName"] == "ml-settings"
+        assert {m["envVar"] for m in config_map["keyToEnv"]} == set(CONFIG_MAP_ENV)
+
+
+def test_a_cluster_runner_refuses_a_pipeline_root_on_local_disk():
+    import dagster as dg
+
+    from lakehouse_ml.resources.kfp import KfpClusterRunner
+    from lakehouse_ml.training.pipeline import PipelineArguments
+
+    runner = KfpClusterRunner(
+        lakehouse_home="/lakehouse",
+        gold_uri="s3://b/gold",
+        host="http://kfp",
+        pipeline_root="/tmp/kfp",
+        export_root="s3://b/exports",
+    )
+    with pytest.raises(dg.Failure, match="pipeline_root must be an s3:// URI"):
+        runner.run(PipelineArguments())

@@ -1,12 +1,11 @@
 """Registry: each trained churn model as a DVC-tracked, git-tagged version, gated for deployment."""
 
-from pathlib import Path
-
 import dagster as dg
 from pydantic import Field
 
 from lakehouse_ml.pools import REGISTRY_POOL
 from lakehouse_ml.resources.registry import ModelRegistryResource
+from lakehouse_ml.storage import local_folder
 
 GROUP = "registry"
 
@@ -24,7 +23,8 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
     here; the blocking check ``model_beats_champion`` stands between this and deployment.
     """
     registry = model_registry.open()
-    version = registry.register(Path(churn_model["model_dir"]), churn_model["lineage"])
+    with local_folder(churn_model["model_dir"]) as model_dir:  # an s3:// URI in prod
+        version = registry.register(model_dir, churn_model["lineage"])
     metrics = registry.metrics(version)
     lineage = registry.lineage(version)
     serving = lineage["serving"]

@@ -68,12 +68,12 @@ def churn_model(
     )
     metrics = metadata["metrics"]
     return dg.Output(
-        {"model_dir": str(run.model_dir), "run_id": run.run_id, "lineage": lineage},
+        {"model_dir": run.model_uri or str(run.model_dir), "run_id": run.run_id, "lineage": lineage},
         metadata={
             "kfp_run_id": run.run_id,
             "pipeline_root": dg.MetadataValue.path(run.pipeline_root),
             "compiled_package": dg.MetadataValue.path(str(run.package_path)),
-            "model_dir": dg.MetadataValue.path(str(run.model_dir)),
+            "model_dir": dg.MetadataValue.path(run.model_uri or str(run.model_dir)),
             "model_family": metadata["model_family"],
             "hyperparameters": dg.MetadataValue.json(metadata["params"]),
             **{name: float(metrics[name]) for name in ("roc_auc", "pr_auc", "f1", "accuracy", "brier")},

@@ -1,62 +1,46 @@
-"""Persisted monitoring results: one small JSON file per signal that the drift sensor reads.
-
-Written atomically (temp file + rename) so a reader never sees half a result.
-"""
+"""Monitoring results: the small verdict record each monitoring asset stores with its materialization
+(in the Dagster instance, so that ``drift_retrain_sensor`` sees it from any pod) and the rule that
+picks the breaches not yet acted on."""
 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-from lakehouse_ml.monitoring.policy import SIGNALS, Verdict
+from lakehouse_ml.monitoring.policy import Verdict
 
-
-def signals_dir(reports_dir: Path) -> Path:
-    return reports_dir / "signals"
+RESULT_FIELDS = ("signal", "result_id", "breach")
 
 
-def write_result(
-    reports_dir: Path,
+def verdict_record(
     verdict: Verdict,
     *,
     model_version: str | None,
     summary: dict[str, object],
-    report_path: str | None = None,
+    report_uri: str | None = None,
 ) -> dict[str, object]:
-    payload = {
+    """A JSON-ready record of ``verdict`` with a fresh ``result_id`` (numpy values become plain ones)."""
+    record = {
         "signal": verdict.signal,
         "result_id": uuid.uuid4().hex,
         "computed_at": datetime.now(UTC).isoformat(),
         "model_version": model_version,
         "breach": bool(verdict.breach),
         "reasons": list(verdict.reasons),
-        "report_path": report_path,
+        "report_uri": report_uri,
         "summary": summary,
     }
-    directory = signals_dir(reports_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{verdict.signal}.json"
-    tmp = directory / f".{verdict.signal}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, target)
-    return payload
+    return json.loads(json.dumps(record, default=str))
 
 
-def read_results(reports_dir: Path) -> dict[str, dict[str, object]]:
-    """The latest stored result per signal; a corrupt file is an error naming it."""
-    results = {}
-    for signal in SIGNALS:
-        path = signals_dir(reports_dir) / f"{signal}.json"
-        if not path.exists():
-            continue
-        try:
-            results[signal] = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"monitoring result {path} is not valid JSON: {err}") from err
-    return results
+def check_record(record: object, source: str) -> dict[str, object]:
+    """``record`` if it is a verdict record; else a ValueError naming ``source`` and what is wrong."""
+    if not isinstance(record, dict) or any(name not in record for name in RESULT_FIELDS):
+        raise ValueError(
+            f"monitoring result of {source} is not a verdict record with {RESULT_FIELDS}: {record!r}"
+        )
+    return record
 
 
 def new_breaches(results: dict[str, dict[str, object]], seen: dict[str, str]) -> list[dict[str, object]]:

@@ -4,6 +4,12 @@ Layout of a version commit: ``churn-model/`` (the model folder, tracked by ``chu
 ``metrics.json``, ``params.json`` and ``lineage.json``. Versions are annotated tags
 ``churn-model@vN``; stage assignments are GTO-style tags ``churn-model#<stage>#<event>`` on the
 version's commit, the highest event number per stage winning (so a rollback is a new promotion).
+
+With a git remote (``git_url``, prod), the local repository is a disposable clone: it is brought up to
+the remote before reads, and every writer fetches, commits, and pushes its branch and tag in one atomic
+push; when another writer was first (non-fast-forward, or the tag name taken) it starts again from the
+remote's state with the next number. The model data is pushed to the DVC remote before the commit
+exists, so a tag on the remote always has its data.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse_ml.registry.gitcmd import git
+from lakehouse_ml.registry.gitcmd import git, push_refs
 from lakehouse_ml.registry.lineage import artifact_sha256, file_md5, file_sha256
 
 ARTIFACT = "churn-model"
@@ -30,6 +36,8 @@ REMOTE_NAME = "storage"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
 STAGE_TAG = re.compile(rf"^{ARTIFACT}#([a-z][a-z0-9_-]*)#(\d+)$")
+BRANCH = "main"
+PUSH_ATTEMPTS = 20
 
 
 class RegistryError(RuntimeError):
@@ -76,10 +84,53 @@ def _compile(staged: Path, source: Path) -> dict:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path, remote: Remote, checkout_root: Path | None = None):
+    def __init__(
+        self, root: Path, remote: Remote, checkout_root: Path | None = None, git_url: str | None = None
+    ):
         self.root = Path(root).resolve()
         self.remote = remote
         self.checkout_root = Path(checkout_root) if checkout_root else self.root.parent / "models"
+        self.git_url = git_url or None
+
+    def sync(self) -> None:
+        """Bring the local clone up to the git remote (no-op without one): branch, tags, stages."""
+        if self.git_url:
+            with self._lock():
+                self._sync()
+
+    def _sync(self) -> None:
+        if not (self.root / ".git").is_dir():
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            git(self.root.parent, "clone", "-q", self.git_url, str(self.root))
+        git(self.root, "remote", "set-url", "origin", self.git_url)
+        git(
+            self.root,
+            "fetch",
+            "-q",
+            "--prune",
+            "--force",
+            "origin",
+            "+refs/heads/*:refs/remotes/origin/*",
+            "+refs/tags/*:refs/tags/*",
+        )
+        if git(self.root, "rev-parse", "--verify", "-q", f"refs/remotes/origin/{BRANCH}", check=False):
+            git(self.root, "checkout", "-q", "-B", BRANCH, f"refs/remotes/origin/{BRANCH}")
+            git(self.root, "reset", "-q", "--hard", f"refs/remotes/origin/{BRANCH}")
+
+    def _publish(self, *tags: str) -> bool:
+        """Push the branch and ``tags`` (all or none); False when another writer was first. Without a
+        git remote there is nothing to race with."""
+        if not self.git_url:
+            return True
+        return push_refs(self.root, f"HEAD:refs/heads/{BRANCH}", *(f"refs/tags/{tag}" for tag in tags))
+
+    def _writes(self) -> Iterator[int]:
+        """Attempts of a write, each starting from the remote's state; fails after PUSH_ATTEMPTS."""
+        for attempt in range(PUSH_ATTEMPTS):
+            if self.git_url:
+                self._sync()
+            yield attempt
+        raise RegistryError(f"{self.git_url}: still behind after {PUSH_ATTEMPTS} attempts to push")
 
     # -- set-up -----------------------------------------------------------------------------
     def _initialized(self) -> bool:
@@ -116,6 +167,8 @@ class ModelRegistry:
             )
             git(self.root, "add", "-A")
             git(self.root, "commit", "-q", "-m", "Initialize model registry")
+            if not self._publish():
+                self._sync()  # another writer initialized the remote first: take its history
 
     def _configure_remote(self) -> None:
         from dvc.repo import Repo
@@ -209,55 +262,62 @@ class ModelRegistry:
             return self._register(staged, lineage, compiled)
 
     def _register(self, model_dir: Path, lineage: dict, compiled: dict) -> str:
-        from dvc.repo import Repo
 
         metadata = json.loads((model_dir / "metadata.json").read_text())
         with self._lock():
-            self.init()
-            latest = self.latest_version()
-            number = version_number(latest) + 1 if latest else 1
-            tracked = self.root / MODEL_DIR
-            try:
-                shutil.rmtree(tracked, ignore_errors=True)
-                shutil.copytree(model_dir, tracked)
-                with Repo(str(self.root)) as repo:
-                    repo.add(str(tracked))
-                    repo.push(remote=REMOTE_NAME)
-                self._write_json("metrics.json", metadata["metrics"])
-                self._write_json(
-                    "params.json", {k: metadata[k] for k in ("model_family", "params", "threshold")}
-                )
-                self._write_json(
-                    "lineage.json",
-                    {
-                        **lineage,
-                        "version": f"v{number}",
-                        "feature_service": metadata.get("feature_service") or lineage.get("feature_service"),
-                        "training_set_md5": file_md5(tracked / "training_set.parquet"),
-                        "model_md5": file_md5(tracked / "model.joblib"),
-                        "model_sha256": file_sha256(tracked / "model.joblib"),
-                        "artifact_sha256": artifact_sha256(tracked),
-                        "train_window": metadata["train_window"],
-                        "eval_window": metadata["eval_window"],
-                        "training_rows": metadata["training_rows"],
-                        "serving": compiled,
-                    },
-                )
-                git(self.root, "add", "-A")
-                auc = metadata["metrics"]["roc_auc"]
-                git(self.root, "commit", "-q", "-m", f"Train churn model v{number} - AUC {auc:.2f}")
-                git(
-                    self.root,
-                    "tag",
-                    "-a",
-                    f"{ARTIFACT}@v{number}",
-                    "-m",
-                    f"Register {ARTIFACT} v{number} (ROC AUC {auc:.4f})",
-                )
-            except Exception:
-                git(self.root, "reset", "-q", "--hard", "HEAD", check=False)
-                raise
-        return f"v{number}"
+            for _ in self._writes():
+                self.init()
+                number = self._commit_version(model_dir, metadata, lineage, compiled)
+                if self._publish(version_tag(number)):
+                    return f"v{number}"
+                git(self.root, "tag", "-d", version_tag(number))
+
+    def _commit_version(self, model_dir: Path, metadata: dict, lineage: dict, compiled: dict) -> int:
+        """Commit and tag the next version locally, its data pushed to the DVC remote first."""
+        from dvc.repo import Repo
+
+        latest = self.latest_version()
+        number = version_number(latest) + 1 if latest else 1
+        tracked = self.root / MODEL_DIR
+        try:
+            shutil.rmtree(tracked, ignore_errors=True)
+            shutil.copytree(model_dir, tracked)
+            with Repo(str(self.root)) as repo:
+                repo.add(str(tracked))
+                repo.push(remote=REMOTE_NAME)
+            self._write_json("metrics.json", metadata["metrics"])
+            self._write_json("params.json", {k: metadata[k] for k in ("model_family", "params", "threshold")})
+            self._write_json(
+                "lineage.json",
+                {
+                    **lineage,
+                    "version": f"v{number}",
+                    "feature_service": metadata.get("feature_service") or lineage.get("feature_service"),
+                    "training_set_md5": file_md5(tracked / "training_set.parquet"),
+                    "model_md5": file_md5(tracked / "model.joblib"),
+                    "model_sha256": file_sha256(tracked / "model.joblib"),
+                    "artifact_sha256": artifact_sha256(tracked),
+                    "train_window": metadata["train_window"],
+                    "eval_window": metadata["eval_window"],
+                    "training_rows": metadata["training_rows"],
+                    "serving": compiled,
+                },
+            )
+            git(self.root, "add", "-A")
+            auc = metadata["metrics"]["roc_auc"]
+            git(self.root, "commit", "-q", "-m", f"Train churn model v{number} - AUC {auc:.2f}")
+            git(
+                self.root,
+                "tag",
+                "-a",
+                f"{ARTIFACT}@v{number}",
+                "-m",
+                f"Register {ARTIFACT} v{number} (ROC AUC {auc:.4f})",
+            )
+        except Exception:
+            git(self.root, "reset", "-q", "--hard", "HEAD", check=False)
+            raise
+        return number
 
     def serving(self, version: int | str) -> dict:
         """How the version is served: ``runtime``, and for ONNX the model's sha256 and parity figures."""
@@ -272,23 +332,19 @@ class ModelRegistry:
             raise RegistryError(f"invalid stage name {stage!r}")
         tag = version_tag(version)
         with self._lock():
-            if tag not in {version_tag(v) for v in self.versions()}:
-                raise RegistryError(
-                    f"unknown model version {version!r}; registered: {self.versions() or 'none'}"
-                )
-            if self.stage_version(stage) == f"v{version_number(version)}":
-                return f"v{version_number(version)}"
-            event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
-            git(
-                self.root,
-                "tag",
-                "-a",
-                f"{ARTIFACT}#{stage}#{event}",
-                f"{tag}^{{}}",
-                "-m",
-                f"Promote {tag} to {stage}",
-            )
-        return f"v{version_number(version)}"
+            for _ in self._writes():
+                if tag not in {version_tag(v) for v in self.versions()}:
+                    raise RegistryError(
+                        f"unknown model version {version!r}; registered: {self.versions() or 'none'}"
+                    )
+                if self.stage_version(stage) == f"v{version_number(version)}":
+                    return f"v{version_number(version)}"
+                event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
+                stage_tag = f"{ARTIFACT}#{stage}#{event}"
+                git(self.root, "tag", "-a", stage_tag, f"{tag}^{{}}", "-m", f"Promote {tag} to {stage}")
+                if self._publish(stage_tag):
+                    return f"v{version_number(version)}"
+                git(self.root, "tag", "-d", stage_tag)
 
     # -- data -------------------------------------------------------------------------------
     def checkout(self, version: int | str) -> Path:

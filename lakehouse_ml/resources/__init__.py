@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
+
 from lakehouse_ml.resources.feature_store import local_feature_store, prod_feature_store
 from lakehouse_ml.resources.iceberg import local_iceberg, prod_iceberg
+from lakehouse_ml.resources.io_manager import prod_io_manager
 from lakehouse_ml.resources.kfp import local_training_runner, prod_training_runner
 from lakehouse_ml.resources.landing_zone import local_landing_zone, prod_landing_zone
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
@@ -31,6 +34,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
         "training_pipeline": local_training_runner(settings),
         "model_registry": local_model_registry(settings),
         "monitoring_policy": MonitoringPolicy(),
+        "io_manager": dg.FilesystemIOManager(),  # Dagster's default: the instance's storage folder
     }
 
 
@@ -46,6 +50,7 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
         "training_pipeline": prod_training_runner(settings),
         "model_registry": prod_model_registry(settings),
         "monitoring_policy": MonitoringPolicy(),
+        "io_manager": prod_io_manager(settings),
     }
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
+from lakehouse_ml.serving.manifest import CONFIG_MAP_NAME, SECRET_NAME
+from lakehouse_ml.settings import DEFAULT_IMAGE, GOLD_URI_REQUIRED, Settings
 from lakehouse_ml.storage import storage_options_for
 
 if TYPE_CHECKING:
@@ -48,17 +49,27 @@ class KfpClusterRunner(TrainingPipelineRunner):
     host: str
     namespace: str | None = None
     experiment: str = "churn-model"
-    pipeline_root: str
+    pipeline_root: str  # object storage (s3://...): component pods share nothing else
     export_root: str
     timeout_seconds: int = 3600
     tuner: str = "kfp"  # "katib": each family's search runs as a Katib Experiment (LAKEHOUSE_TUNING)
+    image: str = DEFAULT_IMAGE
+    secret_name: str = SECRET_NAME  # the Feast registry / Redis URLs and S3 credentials
+    config_map_name: str = CONFIG_MAP_NAME  # LAKEHOUSE_PROFILE, LAKEHOUSE_S3_ENDPOINT, LAKEHOUSE_GOLD_URI
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if not self.gold_uri:
             raise dg.Failure(GOLD_URI_REQUIRED)
 
     def run(self, arguments: PipelineArguments) -> TrainingRun:
+        from lakehouse_ml.training.pipeline import PodConfig
         from lakehouse_ml.training.runner import run_on_cluster
+
+        for name, uri in (("pipeline_root", self.pipeline_root), ("export_root", self.export_root)):
+            if not uri.startswith("s3://"):
+                raise dg.Failure(
+                    f"{name} must be an s3:// URI on a cluster (pods share no disk), got {uri!r}"
+                )
 
         return run_on_cluster(
             self.host,
@@ -71,6 +82,7 @@ class KfpClusterRunner(TrainingPipelineRunner):
             arguments,
             self.timeout_seconds,
             self.storage_options,
+            PodConfig(self.image, self.secret_name, self.config_map_name),
             self.tuner,
             self.s3_endpoint,
         )
@@ -94,4 +106,5 @@ def prod_training_runner(settings: Settings) -> KfpClusterRunner:
         export_root=settings.kfp_export_root,
         s3_endpoint=settings.s3_endpoint,
         tuner=settings.tuning,
+        image=settings.image,
     )

@@ -1,5 +1,7 @@
 """The model registry resource: the same git + DVC registry in both profiles; the DVC remote is a
-local folder (local) or an S3 bucket with a configurable endpoint (prod)."""
+local folder (local) or an S3 bucket with a configurable endpoint (prod). In prod the git repository
+has a remote (``LAKEHOUSE_REGISTRY_GIT_URL``, any git URL): the local repository is a clone that each
+step brings up to date when it opens the registry, so every pod sees the same versions and stages."""
 
 from __future__ import annotations
 
@@ -19,12 +21,17 @@ class ModelRegistryResource(dg.ConfigurableResource):
     registry_dir: str
     remote_url: str
     endpoint_url: str | None = None
+    git_url: str | None = None
 
     def open(self) -> ModelRegistry:
         from lakehouse_ml.registry import ModelRegistry
         from lakehouse_ml.registry.model_registry import Remote
 
-        return ModelRegistry(self.registry_dir, Remote(self.remote_url, self.endpoint_url))
+        registry = ModelRegistry(
+            self.registry_dir, Remote(self.remote_url, self.endpoint_url), git_url=self.git_url
+        )
+        registry.sync()
+        return registry
 
 
 def local_model_registry(settings: Settings) -> ModelRegistryResource:
@@ -38,4 +45,5 @@ def prod_model_registry(settings: Settings) -> ModelRegistryResource:
         registry_dir=str(settings.registry_dir),
         remote_url=settings.dvc_remote_url,
         endpoint_url=settings.s3_endpoint,
+        git_url=dg.EnvVar("LAKEHOUSE_REGISTRY_GIT_URL"),  # required: a pod's clone goes with the pod
     )

@@ -1,7 +1,8 @@
 """``drift_retrain_sensor``: turns a stored monitoring breach into exactly one retraining run.
 
-It reads the JSON verdicts the monitoring assets persist under ``$LAKEHOUSE_HOME/reports/signals``
-and never recomputes drift, so an evaluation takes milliseconds. The cursor records the result id
+It reads the verdict each monitoring asset stores with its latest materialization in the Dagster
+instance (so it works from the daemon's pod, on PostgreSQL storage) and never recomputes drift, so an
+evaluation takes milliseconds. The cursor records the result id
 acted on per signal, and each run request carries a run key derived from those ids, so one breach
 can never launch two runs.
 """
@@ -11,9 +12,9 @@ import json
 
 import dagster as dg
 
+from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
 from lakehouse_ml.jobs import RETRAIN_JOB_NAME
-from lakehouse_ml.monitoring.results import new_breaches, read_results
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.monitoring.results import check_record, new_breaches
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -21,6 +22,19 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+
+
+def stored_verdicts(instance: dg.DagsterInstance) -> dict[str, dict[str, object]]:
+    """The latest verdict per signal, from its asset's latest materialization in the instance."""
+    results = {}
+    for signal, key in SIGNAL_ASSETS.items():
+        event = instance.get_latest_materialization_event(key)
+        if event is None or event.asset_materialization is None:
+            continue
+        value = event.asset_materialization.metadata.get(VERDICT_KEY)
+        if value is not None:
+            results[signal] = check_record(value.value, f"{key.to_user_string()} (run {event.run_id})")
+    return results
 
 
 def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
@@ -36,7 +50,7 @@ def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
     description="One retrain_churn_model run per new drift or performance breach (docs/trigger-policy.md).",
 )
 def drift_retrain_sensor(context: dg.SensorEvaluationContext):
-    results = read_results(Settings.from_env().reports_dir)
+    results = stored_verdicts(context.instance)
     seen = json.loads(context.cursor) if context.cursor else {}
     cursor = json.dumps(
         {**seen, **{signal: result["result_id"] for signal, result in results.items()}}, sort_keys=True

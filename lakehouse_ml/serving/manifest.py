@@ -24,6 +24,7 @@ SPOOL_VOLUME = "prediction-spool"
 SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/helm/values.yaml mounts in run pods
 # deploy/k8s/secrets.yaml: the run pods (deploy/helm/values.yaml) read the same secret.
 SECRET_NAME = "lakehouse-ml-secrets"
+CONFIG_MAP_NAME = "lakehouse-ml-config"  # deploy/k8s/configmap.yaml: plain settings for runs and KFP pods
 # KServe then gives the newest revision its own URL (traffic tag ``latest``), for smoke tests.
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
 

@@ -9,12 +9,10 @@ imports, so process and artifact-passing overhead can be told apart from the wor
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-from lakehouse_ml.settings import Settings
-
-TRAINING_IMAGE = Settings.from_env().image
+from lakehouse_ml.settings import DEFAULT_IMAGE  # on a cluster, the configured image replaces it per task
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def build_training_set(
     lakehouse_home: str,
     gold_uri: str,
@@ -63,7 +61,7 @@ def build_training_set(
     return json.dumps(summary)
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def tune_family(family: str, train_set: Input[Dataset], summary: str, seed: int) -> str:
     """Hyperparameter search for one model family; returns the best candidate as JSON."""
     import json
@@ -83,7 +81,7 @@ def tune_family(family: str, train_set: Input[Dataset], summary: str, seed: int)
     )
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def tune_family_katib(
     family: str,
     train_set: Input[Dataset],
@@ -111,7 +109,7 @@ def tune_family_katib(
     )
 
 
-@dsl.component(base_image=TRAINING_IMAGE, install_kfp_package=False)
+@dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)
 def train_and_evaluate(
     train_set: Input[Dataset],
     eval_set: Input[Dataset],

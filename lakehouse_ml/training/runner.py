@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lakehouse_ml.training.pipeline import PipelineArguments, TrainingRun
+    from lakehouse_ml.training.pipeline import PipelineArguments, PodConfig, TrainingRun
 
 
 def _metrics(model_dir: Path) -> dict:
@@ -80,10 +80,12 @@ def run_on_cluster(
     arguments: PipelineArguments,
     timeout_seconds: int,
     storage_options: dict | None = None,
+    pod: PodConfig | None = None,
     tuner: str = "kfp",
     s3_endpoint: str | None = None,
 ) -> TrainingRun:
-    """Submit the compiled package, wait, and download the model folder the final task exported.
+    """Submit the compiled package (component pods configured by ``pod``), wait, and download the
+    model folder the final task exported.
 
     With ``tuner="katib"`` the tuning steps create Katib Experiments in the run's namespace."""
     import fsspec
@@ -92,7 +94,7 @@ def run_on_cluster(
     from lakehouse_ml.training.pipeline import TrainingRun, compile_package
 
     work = Path(tempfile.mkdtemp(prefix="churn-training-"))
-    package = compile_package(work / "churn_training_pipeline.yaml", tuner)
+    package = compile_package(work / "churn_training_pipeline.yaml", tuner, pod)
     run_name = f"churn-training-{time.strftime('%Y%m%d-%H%M%S')}"
     export_uri = f"{export_root.rstrip('/')}/{run_name}"
     client = kfp.Client(host=host, namespace=namespace)
@@ -121,7 +123,9 @@ def run_on_cluster(
     model_dir.mkdir()
     for remote in fs.ls(root, detail=False):
         fs.get_file(remote, str(model_dir / Path(remote).name))
-    return TrainingRun(result.run_id, pipeline_root, model_dir, _metrics(model_dir), package)
+    return TrainingRun(
+        result.run_id, pipeline_root, model_dir, _metrics(model_dir), package, model_uri=f"{export_uri}/model"
+    )
 
 
 def train_in_process(lakehouse_home: Path, gold_uri: str, arguments: PipelineArguments, out: Path) -> dict:

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_ml.monitoring.policy import Verdict
-from lakehouse_ml.monitoring.results import write_result
+from lakehouse_ml.monitoring.policy import CONCEPT_DRIFT, DATA_DRIFT, PERFORMANCE, PREDICTION_DRIFT, Verdict
+from lakehouse_ml.monitoring.results import verdict_record
 from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.settings import Settings
+from lakehouse_ml.storage import filesystem
 
 if TYPE_CHECKING:
     from lakehouse_ml.monitoring.model import MonitoredModel
@@ -19,6 +20,14 @@ DEPLOYMENT = dg.AssetKey("churn_predictor_deployment")
 PREDICTIONS = dg.AssetKey("churn_predictions")
 FEATURES = dg.AssetKey("fct_customer_features")
 ORDERS = dg.AssetKey("fct_orders")
+# Where each signal's verdict is stored: the latest materialization of its asset, under VERDICT_KEY.
+SIGNAL_ASSETS = {
+    DATA_DRIFT: dg.AssetKey("feature_drift_report"),
+    PREDICTION_DRIFT: dg.AssetKey("prediction_drift_report"),
+    CONCEPT_DRIFT: dg.AssetKey("concept_drift_report"),
+    PERFORMANCE: dg.AssetKey("model_performance_metrics"),
+}
+VERDICT_KEY = "verdict"
 
 
 def _reports_dir() -> Path:
@@ -40,15 +49,26 @@ def production_model(model_registry: ModelRegistryResource) -> "MonitoredModel":
     return MonitoredModel.load(str(version), Path(registry.checkout(version)))
 
 
-def persist(verdict: Verdict, model_version: str | None, summary: dict, report: Path | None) -> dict:
-    return write_result(
-        _reports_dir(),
-        verdict,
-        model_version=model_version,
-        summary=summary,
-        report_path=str(report) if report else None,
-    )
+def persist(
+    verdict: Verdict, model_version: str | None, summary: dict, report_uri: str | None
+) -> dict[str, dg.MetadataValue]:
+    """Materialization metadata holding the verdict (read by ``drift_retrain_sensor`` from the instance)
+    and the link to the published report (``publish_report``)."""
+    record = verdict_record(verdict, model_version=model_version, summary=summary, report_uri=report_uri)
+    stored = {VERDICT_KEY: dg.MetadataValue.json(record)}
+    if report_uri:
+        url = report_uri if "://" in report_uri else Path(report_uri).as_uri()
+        stored.update(report=dg.MetadataValue.path(report_uri), report_url=dg.MetadataValue.url(url))
+    return stored
 
 
-def report_metadata(report: Path) -> dict[str, dg.MetadataValue]:
-    return {"report": dg.MetadataValue.path(str(report)), "report_url": dg.MetadataValue.url(report.as_uri())}
+def publish_report(report: Path) -> str:
+    """Copy the report to ``LAKEHOUSE_REPORTS_URI`` when set (a pod's disk goes with the pod); its URI."""
+    base = Settings.from_env().reports_uri
+    if not base:
+        return str(report)
+    uri = f"{base.rstrip('/')}/{report.relative_to(_reports_dir()).as_posix()}"
+    fs, path = filesystem(uri)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.put_file(str(report), path)
+    return uri

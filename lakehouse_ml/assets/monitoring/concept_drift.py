@@ -75,7 +75,9 @@ def concept_drift_report(
         "early_offset_days": policy.early_offset_days,
         "as_of": as_of.isoformat(),
     }
-    common.persist(verdict, model.version, summary, report)
+    stored = common.persist(
+        verdict, model.version, summary, common.publish_report(report) if report else None
+    )
     for reason in verdict.reasons:
         context.log.warning(f"concept drift: {reason}")
     metadata: dict[str, object] = {
@@ -84,9 +86,8 @@ def concept_drift_report(
         "breach": verdict.breach,
         "reference_day": str(reference_day),
         "current_day": str(current_day),
+        **stored,
     }
-    if report is not None:
-        metadata.update(common.report_metadata(report))
     for side, values in (("reference", ref_quality), ("current", cur_quality)):
         for name, value in (values or {}).items():
             if value is not None:

@@ -1,7 +1,5 @@
 """``feature_drift_report``: Evidently data drift of the production model's features."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring import common
@@ -48,7 +46,7 @@ def feature_drift_report(
     policy = monitoring_policy.policy()
     model = common.production_model(model_registry)
     as_of = warehouse.pipeline_clock()
-    results, reasons, metadata = {}, [], {}
+    results, reasons, metadata, report_uris = {}, [], {}, {}
     for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):
         report = common.report_path(f"feature_drift/{name}", as_of, model.version)
         result = drift_report(
@@ -61,6 +59,7 @@ def feature_drift_report(
             seed=policy.sample_seed,
             html_path=report,
         )
+        report_uris[name] = common.publish_report(report)
         verdict = data_drift_verdict(result.column_scores, policy)
         signal = policy.signal_features(list(result.column_scores))
         share = len([c for c in result.drifted_columns if c in signal]) / len(signal) if signal else 0.0
@@ -76,7 +75,7 @@ def feature_drift_report(
             reasons += [f"{name}: {reason}" for reason in verdict.reasons]
         metadata.update(
             {
-                f"{name}/report": dg.MetadataValue.path(str(report)),
+                f"{name}/report": dg.MetadataValue.path(report_uris[name]),
                 f"{name}/drifted_share": float(result.drifted_share),
                 f"{name}/signal_drifted_share": float(share),
                 f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
@@ -87,8 +86,8 @@ def feature_drift_report(
     triggering = [r for r in results.values() if r["triggers"]]
     main_name = "recent_active" if "recent_active" in results else "since_training"
     main = results[main_name]
-    common.persist(
-        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, Path(main["html_path"])
+    stored = common.persist(
+        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, report_uris[main_name]
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")
@@ -98,7 +97,7 @@ def feature_drift_report(
 
     yield dg.MaterializeResult(
         metadata={
-            **common.report_metadata(Path(main["html_path"])),
+            **stored,
             "model_version": model.version,
             "as_of": as_of.isoformat(),
             "drifted_share": float(main["drifted_share"]),

@@ -62,7 +62,7 @@ def model_performance_metrics(
         "versions": pooled,
         "accuracy_floor": policy.accuracy_floor,
     }
-    common.persist(verdict, None, summary, None)
+    stored = common.persist(verdict, None, summary, None)
 
     metadata: dict[str, object] = {
         "window": dg.MetadataValue.text(
@@ -70,6 +70,7 @@ def model_performance_metrics(
         ),
         "labelled_rows": sum(row["labelled_count"] for row in pooled),
         "accuracy_floor": policy.accuracy_floor,
+        **stored,
         "daily": dg.MetadataValue.md(
             daily.to_markdown(index=False) if len(daily) else "no labelled predictions"
         ),

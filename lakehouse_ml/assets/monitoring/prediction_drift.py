@@ -64,12 +64,12 @@ def prediction_drift_report(
         "reference_mean": float(reference["churn_score"].mean()),
         "current_mean": float(current["churn_score"].mean()),
     }
-    common.persist(verdict, model.version, summary, report)
+    stored = common.persist(verdict, model.version, summary, common.publish_report(report))
     for reason in verdict.reasons:
         context.log.warning(f"prediction drift: {reason}")
     yield dg.MaterializeResult(
         metadata={
-            **common.report_metadata(report),
+            **stored,
             "model_version": model.version,
             "current_source": source,
             "score/churn_score": float(score),
