@@ -9,7 +9,7 @@ import re
 import jsonschema
 import pytest
 
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.settings import ENV_PREFIX, Settings
 from tests.deploy_kit import DEPLOY, KSERVE_SCHEMA, KUBERNETES_VERSION, ROOT, chart_values, load_documents
 
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
@@ -99,7 +99,9 @@ def test_every_setting_the_prod_resources_require_is_provided_and_every_provided
     secret = _one("Secret", "lakehouse-ml-secrets")["stringData"]
     assert required - set(config) - set(secret) == set()
     provided = {key for key in {*config, *secret} if key.startswith("LAKEHOUSE_")}
-    read = set(Settings.env_names()) | set(re.findall(r"LAKEHOUSE_\w+", code))
+    read = {ENV_PREFIX + name.upper() for name in Settings.model_fields} | set(
+        re.findall(r"LAKEHOUSE_\w+", code)
+    )
     assert provided - read == set()
     assert config["LAKEHOUSE_PROFILE"] == "prod"
 

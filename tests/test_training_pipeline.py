@@ -146,7 +146,7 @@ def test_cluster_package_gives_every_component_the_image_secret_and_config_map(t
     )
 
     pod = PodConfig("registry.example/lakehouse-ml:1.2.3", "ml-secrets", "ml-settings")
-    spec, platform = yaml.safe_load_all(compile_package(tmp_path / "pipeline.yaml", pod).read_text())
+    spec, platform = yaml.safe_load_all(compile_package(tmp_path / "pipeline.yaml", pod=pod).read_text())
     executors = spec["deploymentSpec"]["executors"]
     assert {e["container"]["image"] for e in executors.values()} == {pod.image}
     configs = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
