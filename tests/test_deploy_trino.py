@@ -74,10 +74,8 @@ def test_raw_ddl_parses_as_trino_with_microsecond_timestamps(tmp_path):
 
     from lakehouse_ml.ingest.warehouse import TRINO_TYPES, trino_load_raw
 
-    types = {
-        name: pa.type_for_alias(name) if name != "timestamp[us]" else pa.timestamp("us")
-        for name in TRINO_TYPES
-    }
+    special = {"timestamp[us]": pa.timestamp("us"), "decimal128(18, 2)": pa.decimal128(18, 2)}
+    types = {name: special.get(name) or pa.type_for_alias(name) for name in TRINO_TYPES}
     table = pa.table({f"c_{i}": pa.array([None], type=t) for i, t in enumerate(types.values())})
     statements = []
 

@@ -280,4 +280,7 @@ def test_prod_profile_names_missing_settings(monkeypatch):
         "path": "postgresql+psycopg2://u@db/feast",
         "cache_ttl_seconds": 60,
     }
-    assert config["online_store"] == {"type": "redis", "connection_string": "cache:6379,db=2"}
+    assert config["online_store"] == {
+        "type": "redis",
+        "connection_string": "cache:6379,db=2,socket_timeout=2,socket_connect_timeout=2",
+    }
