@@ -88,10 +88,9 @@ class LoopState:
 
 
 def loop_state(resources, instance) -> LoopState:
-    from lakehouse_ml.assets.serving import open_registry
     from lakehouse_ml.sensors.drift import stored_verdicts
 
-    registry = open_registry(resources["model_registry"])
+    registry = resources["model_registry"].open()
     stable = registry.production_version()
     deployment = resources["model_server"].current()
     results = stored_verdicts(instance)
