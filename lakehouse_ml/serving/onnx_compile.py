@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 ONNX_FILE = "model.onnx"
+GRAPH_NAME = "churn_model"
 COMPILED_FILE = "compiled.json"
 ONNX_RUNTIME = "onnxruntime"
 SKLEARN_RUNTIME = "scikit-learn"
@@ -95,6 +96,7 @@ def _convert(pipeline, inputs: list, options: dict):
 
     return convert_sklearn(
         pipeline,
+        name=GRAPH_NAME,  # skl2onnx names the graph with a random uuid otherwise: the bytes would differ
         initial_types=inputs,
         target_opset=SKL2ONNX_OPSETS,
         options=options,
