@@ -9,20 +9,13 @@ newcomers of a month make the new-customer comparison noisy enough for the contr
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from lakehouse_ml.registry.model_registry import version_number
+from tests.ports import free_port
 from tests.test_run_output import cli
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _row(output: str, name: str) -> list[str]:
@@ -31,7 +24,7 @@ def _row(output: str, name: str) -> list[str]:
 
 
 def test_run_then_drill_without_and_with_drift(tmp_path):
-    home, port = tmp_path / "lakehouse", _free_port()
+    home, port = tmp_path / "lakehouse", free_port()
     assert cli(home, "simulate").returncode == 0
     try:
         done = cli(home, "run", port=port)

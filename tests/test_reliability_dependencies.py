@@ -24,7 +24,8 @@ from lakehouse_ml.features.store import REDIS_TIMEOUT_SECONDS, redis_connection_
 from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.process import LocalServer
 from lakehouse_ml.serving.sample import sample_features, write_feature_repo, write_model
-from tests.test_serving_server import V1, free_port
+from tests.ports import free_port
+from tests.test_serving_server import V1
 
 pytestmark = pytest.mark.slow
 BODY = {"instances": [{"customer_id": "c00001"}]}
@@ -100,17 +101,11 @@ def test_a_locked_sqlite_store_gives_503_within_the_busy_timeout_then_recovers(s
     _until_ok(client)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class PrivateRedis:
     """A throwaway ``redis-server`` on its own port and folder, stopped and started by the test."""
 
     def __init__(self, folder: Path):
-        self.folder, self.port, self.process = folder, _free_port(), None
+        self.folder, self.port, self.process = folder, free_port(), None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
