@@ -1,7 +1,7 @@
 """Object storage access shared by the stages that read or write ``s3://`` paths directly.
 
-``LAKEHOUSE_S3_ENDPOINT`` is the one S3 endpoint setting (MinIO, moto; empty or unset for AWS) and this
-module is its one reader. Credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` /
+``LAKEHOUSE_S3_ENDPOINT`` is the one S3 endpoint setting (MinIO, moto; empty or unset for AWS), read
+through ``Settings.s3_endpoint``. Credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` /
 ``AWS_SECRET_ACCESS_KEY``, an instance role, IRSA), which s3fs and boto3 read themselves.
 """
 
