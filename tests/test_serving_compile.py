@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -125,3 +126,35 @@ def test_a_pipeline_without_an_exact_converter_is_recorded_for_scikit_learn(tmp_
     record = compile_model_folder(folder, "evaluation_set.parquet")
     assert record["runtime"] == SKLEARN_RUNTIME and "binary" in record["reason"]
     assert not (folder / ONNX_FILE).exists()
+
+
+COMPILE_IN_A_FRESH_PROCESS = """
+import hashlib, sys
+import pandas as pd
+from lakehouse_ml.serving.onnx_compile import compile_pipeline
+from lakehouse_ml.training.models import build_model
+train = pd.read_parquet(sys.argv[1])
+names = [c for c in train.columns if c != "churned"]
+pipeline = build_model(sys.argv[2], {}, names, ["customer_segment"], seed=0).fit(train[names], train["churned"])
+print(hashlib.sha256(compile_pipeline(pipeline, names, ["customer_segment"])).hexdigest())
+"""
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_compiled_bytes_do_not_depend_on_the_process_hash_seed(tmp_path, data, family):
+    import subprocess
+    import sys
+
+    train, _, names = data
+    train[[*names, "churned"]].to_parquet(tmp_path / "train.parquet")
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", COMPILE_IN_A_FRESH_PROCESS, str(tmp_path / "train.parquet"), family],
+            env={**os.environ, "PYTHONHASHSEED": seed, "OMP_NUM_THREADS": "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("0", "4")  # skl2onnx gathers opsets in a set: these two seeds order it differently
+    }
+    assert len(digests) == 1, digests

@@ -84,10 +84,21 @@ def compile_pipeline(pipeline, feature_names: list[str], categorical: list[str])
             model = _with_tree_head(_convert(pipeline[:-1], inputs, {}), estimator)
         else:
             model = _convert(pipeline, inputs, {id(estimator): {"zipmap": False}})
+        _sort_opset_imports(model)
         onnx.checker.check_model(model, full_check=True)
     except (NotImplementedError, RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as err:
         raise CompileError(f"skl2onnx cannot convert the pipeline exactly: {err}") from err
     return model.SerializeToString()
+
+
+def _sort_opset_imports(model) -> None:
+    """One import per domain, sorted: ``onnx.compose.merge_models`` gathers them through a set, so
+    their order (and the model's bytes) would follow the process's string hash seed."""
+    from onnx import helper
+
+    versions = {opset.domain: opset.version for opset in model.opset_import}
+    del model.opset_import[:]
+    model.opset_import.extend(helper.make_opsetid(domain, versions[domain]) for domain in sorted(versions))
 
 
 def _convert(pipeline, inputs: list, options: dict):
