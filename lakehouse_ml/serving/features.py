@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 FEATURE_SERVICE = "churn_v1"
 ENTITY_KEY = "customer_id"
+SCALAR_KINDS = frozenset(
+    {"int32_val", "int64_val", "float_val", "double_val", "bool_val", "string_val", "bytes_val"}
+)
 
 
 class OnlineStoreUnavailable(RuntimeError):
@@ -19,30 +22,70 @@ class OnlineFeatures:
         self._store = store
         _fail_fast_on_redis(store)
         self._service = store.get_feature_service(feature_service)
-        self.available = {
-            feature.name
+        self._online_store = store._get_provider().online_store
+        self._views = [
+            (store.get_feature_view(projection.name), [feature.name for feature in projection.features])
             for projection in self._service.feature_view_projections
-            for feature in projection.features
-        }
+        ]
+        self.available = {name for _, names in self._views for name in names}
 
     def missing(self, feature_names: Sequence[str]) -> list[str]:
         """Feature names the model needs that the feature service does not serve."""
         return [name for name in feature_names if name not in self.available]
 
     def rows(self, customer_ids: Sequence[str], feature_names: Sequence[str]) -> list[list | None]:
-        """One row per customer in ``feature_names`` order; ``None`` where the store has no values."""
+        """One row per customer in ``feature_names`` order; ``None`` where the store has no values.
+
+        Reads each feature view of the service with the online store's own ``online_read`` (what
+        ``FeatureStore.get_online_features`` calls per view): its request planning and response
+        building cost a single-row request three times the read itself.
+        """
         try:
-            response = self._store.get_online_features(
-                features=self._service, entity_rows=[{ENTITY_KEY: cid} for cid in customer_ids]
-            ).to_dict()
+            values = self._read(customer_ids)
         except Exception as err:  # any store failure (connection, timeout, lock, missing table) is a 503
             raise OnlineStoreUnavailable(f"online store unavailable: {type(err).__name__}: {err}") from err
-        columns = [response[name] for name in feature_names]
         rows: list[list | None] = []
-        for index in range(len(customer_ids)):
-            row = [column[index] for column in columns]
+        for found in values:
+            row = [found.get(name) for name in feature_names]
             rows.append(None if any(value is None for value in row) else row)
         return rows
+
+    def _read(self, customer_ids: Sequence[str]) -> list[dict]:
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+
+        values: list[dict] = [{} for _ in customer_ids]
+        config = self._store.config
+        for view, names in self._views:
+            keys = [
+                EntityKey(join_keys=[ENTITY_KEY], entity_values=[proto])
+                for proto in _entity_values(view, customer_ids)
+            ]
+            read = self._online_store.online_read(config, view, keys, names)
+            for found, (_, features) in zip(values, read, strict=True):
+                for name in names:
+                    if features and name in features:
+                        found[name] = _python_value(features[name])
+        return values
+
+
+def _python_value(proto):
+    """A Feast ``Value`` proto as Python: scalars read directly (Feast's converter costs 3 us per value,
+    a fifth of a 100-customer lookup), anything else through Feast's own converter."""
+    kind = proto.WhichOneof("val")
+    if kind is None or kind == "null_val":
+        return None
+    if kind in SCALAR_KINDS:
+        return getattr(proto, kind)
+    from feast.type_map import feast_value_type_to_python_type
+
+    return feast_value_type_to_python_type(proto)
+
+
+def _entity_values(view, customer_ids: Sequence[str]) -> list:
+    from feast.type_map import python_values_to_proto_values
+
+    [column] = [c for c in view.entity_columns if c.name == ENTITY_KEY]
+    return python_values_to_proto_values(list(customer_ids), column.dtype.to_value_type())
 
 
 def _fail_fast_on_redis(store) -> None:

@@ -100,9 +100,17 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
     return folder
 
 
-def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0, frame=None) -> Path:
-    """Create and apply a Feast repository with a sqlite online store holding ``customers`` rows of
-    sample features, or the rows of ``frame`` (``customer_id`` and the seven features) when given."""
+def write_feature_repo(
+    repo: Path,
+    customers: int = 100,
+    seed: int = 0,
+    frame=None,
+    online_store: dict | None = None,
+    project: str = "lakehouse_sample",
+) -> Path:
+    """Create and apply a Feast repository whose online store (sqlite in ``repo`` unless
+    ``online_store`` gives another Feast online store config) holds ``customers`` rows of sample
+    features, or the rows of ``frame`` (``customer_id`` and the seven features) when given."""
     from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64, String
 
@@ -112,16 +120,16 @@ def write_feature_repo(repo: Path, customers: int = 100, seed: int = 0, frame=No
     )
     frame["event_timestamp"] = datetime(2026, 1, 1, tzinfo=UTC)
     source_path = repo / "customer_features.parquet"
+    online_store = online_store or {"type": "sqlite", "path": str(repo / "online_store.db")}
     frame.to_parquet(source_path)
     (repo / "feature_store.yaml").write_text(
         "\n".join(
             [
-                "project: lakehouse_sample",
+                f"project: {project}",
                 f"registry: {repo / 'registry.db'}",
                 "provider: local",
                 "online_store:",
-                "  type: sqlite",
-                f"  path: {repo / 'online_store.db'}",
+                *(f"  {key}: {value}" for key, value in online_store.items()),
                 "offline_store:",
                 "  type: file",
                 "entity_key_serialization_version: 3",
