@@ -27,6 +27,7 @@ class OnlineFeatures:
             (store.get_feature_view(projection.name), [feature.name for feature in projection.features])
             for projection in self._service.feature_view_projections
         ]
+        self._key_types = [_entity_key_type(view) for view, _ in self._views]
         self.available = {name for _, names in self._views for name in names}
 
     def missing(self, feature_names: Sequence[str]) -> list[str]:
@@ -55,10 +56,10 @@ class OnlineFeatures:
 
         values: list[dict] = [{} for _ in customer_ids]
         config = self._store.config
-        for view, names in self._views:
+        for (view, names), key_type in zip(self._views, self._key_types, strict=True):
             keys = [
                 EntityKey(join_keys=[ENTITY_KEY], entity_values=[proto])
-                for proto in _entity_values(view, customer_ids)
+                for proto in _entity_values(key_type, customer_ids)
             ]
             read = self._online_store.online_read(config, view, keys, names)
             for found, (_, features) in zip(values, read, strict=True):
@@ -81,11 +82,19 @@ def _python_value(proto):
     return feast_value_type_to_python_type(proto)
 
 
-def _entity_values(view, customer_ids: Sequence[str]) -> list:
+def _entity_key_type(view):
+    [column] = [c for c in view.entity_columns if c.name == ENTITY_KEY]
+    return column.dtype.to_value_type()
+
+
+def _entity_values(key_type, customer_ids: Sequence[str]) -> list:
+    from feast import ValueType
+    from feast.protos.feast.types.Value_pb2 import Value
     from feast.type_map import python_values_to_proto_values
 
-    [column] = [c for c in view.entity_columns if c.name == ENTITY_KEY]
-    return python_values_to_proto_values(list(customer_ids), column.dtype.to_value_type())
+    if key_type == ValueType.STRING:  # the project's key: Feast's generic converter costs more than the read
+        return [Value(string_val=cid) for cid in customer_ids]
+    return python_values_to_proto_values(list(customer_ids), key_type)
 
 
 def _fail_fast_on_redis(store) -> None:
