@@ -85,3 +85,27 @@ def test_drill_and_daemon_share_the_sensor_cursor(instance):
 
         assert evaluate_tick(instance, defs, drift_retrain_sensor) == []
         assert stored_cursor(instance, drift_retrain_sensor.name) == daemon_cursor
+
+
+@dg.op
+def _noop() -> None:
+    pass
+
+
+@dg.job
+def tiny_job():
+    _noop()
+
+
+@dg.sensor(job=tiny_job)
+def same_key_sensor(context: dg.SensorEvaluationContext):
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key="breach-1")], cursor="seen")
+
+
+def test_a_request_whose_run_key_already_ran_is_dropped_as_the_daemon_drops_it():
+    definitions = dg.Definitions(jobs=[tiny_job], sensors=[same_key_sensor])
+    with dg.instance_for_test() as instance:
+        (request,) = evaluate_tick(instance, definitions, same_key_sensor)
+        assert stored_cursor(instance, same_key_sensor.name) == "seen"
+        tiny_job.execute_in_process(instance=instance, tags=request.tags)
+        assert evaluate_tick(instance, definitions, same_key_sensor) == []
