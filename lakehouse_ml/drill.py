@@ -1,9 +1,10 @@
 """``lakehouse-ml drill``: the closed loop in one command, on the local profile.
 
 Advance the simulated landing zone with a drift scenario, rebuild gold and features and run
-monitoring, evaluate ``drift_retrain_sensor`` as a tick (same code; its cursor kept in the Dagster
-instance between drills), run the retraining it requests, show gate and canary and, with
-``--promote``, promote. Prints a before/after table; exit 1 when the loop did not close.
+monitoring, evaluate ``drift_retrain_sensor`` as the daemon would (same code, and the daemon's
+cursor in the instance: lakehouse_ml/sensors/instigator.py), run the retraining it requests, show
+gate and canary and, with ``--promote``, promote. Prints a before/after table; exit 1 when the loop
+did not close.
 ``--scenario none`` is the control: no drift, so no retraining. docs/trigger-policy.md explains the
 signals.
 """
@@ -18,8 +19,6 @@ from lakehouse_ml.settings import Settings
 HELP = "Run the closed loop once: simulate drift, monitor, let the drift sensor decide, retrain, canary."
 NO_DRIFT = "none"
 DEFAULT_DAYS = 30
-# Key of the drill's sensor cursor in the instance's key-value store.
-CURSOR_KEY = "lakehouse/drill/drift_retrain_sensor"
 GATE_CHECK = "model_beats_champion"
 
 
@@ -40,26 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--days", type=_positive, default=DEFAULT_DAYS, help="days to advance (default 30)")
     parser.add_argument("--promote", action="store_true", help="promote the canary if the gate passed")
-
-
-def evaluate_sensor(instance, definitions, cursor: str | None):
-    """One tick of ``drift_retrain_sensor``, as the daemon evaluates it: (run requests, new cursor)."""
-    import dagster as dg
-
-    from lakehouse_ml.sensors import drift_retrain_sensor
-
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
-    result = drift_retrain_sensor.evaluate_tick(context)
-    return result.run_requests or [], result.cursor
-
-
-def stored_cursor(instance) -> str | None:
-    return instance.run_storage.get_cursor_values({CURSOR_KEY}).get(CURSOR_KEY)
-
-
-def store_cursor(instance, cursor: str | None) -> None:
-    if cursor is not None:
-        instance.run_storage.set_cursor_values({CURSOR_KEY: cursor})
 
 
 @dataclass
@@ -144,6 +123,8 @@ class Drill:
     def monitor(self, scenario: str, days: int):
         """Advance the landing zone, rebuild everything but the retraining targets, tick the sensor."""
         from lakehouse_ml.jobs import RETRAIN_TARGETS
+        from lakehouse_ml.sensors import drift_retrain_sensor
+        from lakehouse_ml.sensors.instigator import evaluate_tick
         from lakehouse_ml.simulator import simulate
 
         drift = None if scenario == NO_DRIFT else scenario
@@ -160,8 +141,7 @@ class Drill:
             "refresh gold, features, scores, monitoring", self.everything, asset_selection=refresh
         ).success:
             return None
-        requests, cursor = evaluate_sensor(self.instance, self.defs, stored_cursor(self.instance))
-        store_cursor(self.instance, cursor)
+        requests = evaluate_tick(self.instance, self.defs, drift_retrain_sensor)
         print(f"lakehouse-ml drill: drift_retrain_sensor requested {len(requests)} run(s)")
         return requests
 

@@ -1,7 +1,12 @@
-"""Progress of a run as a person reads it: one line per asset, a bar on a terminal, the failure in brief.
+"""Progress of a run as a person reads it: one line per asset, begun when the asset starts and completed
+when it ends, a bar on a terminal, the failure in brief.
 
 Fed with the run's Dagster event log entries (``instance.add_event_listener``); the full event log
-goes to a file, this prints only what someone watching needs.
+goes to a file, this prints only what someone watching needs. An asset's line appears as its step
+starts (on a terminal as the live line above the bar, with its running time; elsewhere, e.g. CI, as the
+line's beginning, flushed) and is completed with state, duration and figure when it ends, so the
+whole run stays one line per asset. A step that builds several assets (the dbt models) gets one start
+line naming them, then one line per asset as dbt finishes it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ HEADLINE_FIELDS = {
     "batch_scores": ["scored"],
     "churn_predictions": ["table_rows"],
     "online_features": ["entities_written"],
-    "model_performance_metrics": ["accuracy"],
+    "model_performance_metrics": ["accuracy", "labelled_rows"],
+    "feast_definitions": ["changed"],
+    "prediction_actuals": ["updated_rows"],
+    "churn_predictions_maintenance": ["files_compacted"],
     "feature_drift_report": ["drifted_share"],
     "prediction_drift_report": ["drifted_share"],
     "concept_drift_report": ["breach"],
@@ -59,7 +67,8 @@ class Failure:
 
 @dataclass
 class RunProgress:
-    """Event listener: prints a line when an asset is materialized or its step fails."""
+    """Event listener: an asset's line begins when its step starts and ends when the asset is
+    materialized or the step fails."""
 
     assets_by_step: dict[str, list[str]]
     out: IO[str]
@@ -69,6 +78,9 @@ class RunProgress:
     # Per step, when it started or last materialized an asset: a multi-asset step (dbt) builds its
     # assets one after another, each line shows the time since the previous one.
     _since: dict[str, float] = field(default_factory=dict)
+    # The single-asset step whose line is begun but not yet completed (not on a terminal).
+    _open: str | None = None
+    _done: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.console = Console(file=self.out, force_terminal=self.tty, highlight=False, soft_wrap=True)
@@ -91,10 +103,44 @@ class RunProgress:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._close_open_line()
         self.bar.stop()
 
-    def _line(self, mark: str, asset: str, seconds: float, figure: str) -> None:
-        self.console.print(f"  {mark} {asset:<28} {seconds:6.1f}s  {figure}".rstrip(), markup=False)
+    @staticmethod
+    def _name(asset: str) -> str:
+        return f"  {asset:<30}"
+
+    @staticmethod
+    def _result(mark: str, seconds: float, figure: str) -> str:
+        return f" {mark:<4} {seconds:6.1f}s  {figure}".rstrip()
+
+    def _begin(self, step: str) -> None:
+        assets = self.assets_by_step.get(step, [step])
+        if len(assets) > 1:
+            text = f"{self._name(step)} ...  {len(assets)} assets: {', '.join(assets)}"
+            self.console.print(text, markup=False)
+        elif self.tty:
+            self.bar.update(self.task, description=f"{self._name(assets[0])} ...")
+            self.bar.refresh()
+        else:
+            self.out.write(self._name(assets[0]))
+            self.out.flush()
+            self._open = step
+
+    def _end(self, step: str, asset: str, mark: str, seconds: float, figure: str) -> None:
+        if self._open == step:
+            self.out.write(self._result(mark, seconds, figure) + "\n")
+            self.out.flush()
+            self._open = None
+        else:
+            self.console.print(self._name(asset) + self._result(mark, seconds, figure), markup=False)
+
+    def _close_open_line(self) -> None:
+        """End a begun line whose step ended without a word (e.g. the run was interrupted)."""
+        if self._open is not None:
+            self.out.write("\n")
+            self.out.flush()
+            self._open = None
 
     def __call__(self, entry) -> None:
         event = entry.dagster_event
@@ -103,22 +149,28 @@ class RunProgress:
         kind = event.event_type_value
         step = event.step_key
         if kind == "STEP_START":
+            self._close_open_line()
             self._since[step] = entry.timestamp
-            self.bar.update(self.task, description=f"running {step}")
+            self._begin(step)
         elif kind == "ASSET_MATERIALIZATION":
             materialization = event.event_specific_data.materialization
             asset = materialization.asset_key.to_user_string()
             seconds = entry.timestamp - self._since.get(step, entry.timestamp)
             self._since[step] = entry.timestamp
-            self._line("ok  ", asset, seconds, headline(asset, materialization.metadata))
+            self._end(step, asset, "ok", seconds, headline(asset, materialization.metadata))
+            self._done.add(asset)
             self.materialized += 1
             self.bar.advance(self.task)
+        elif kind == "STEP_SUCCESS" and self._open == step:
+            seconds = entry.timestamp - self._since.get(step, entry.timestamp)
+            self._end(step, step, "done", seconds, "nothing materialized")
         elif kind == "STEP_FAILURE":
             assets = self.assets_by_step.get(step, [step])
             seconds = entry.timestamp - self._since.get(step, entry.timestamp)
             error = error_paragraph(event.event_specific_data.error)
             self.failures.append(Failure(step, assets, error))
             for asset in assets:
-                self._line("FAIL", asset, seconds, "")
+                if asset not in self._done:
+                    self._end(step, asset, "FAIL", seconds, "")
         elif kind == "STEP_SKIPPED":
             self.bar.advance(self.task, len(self.assets_by_step.get(step, [])))

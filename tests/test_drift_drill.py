@@ -11,11 +11,11 @@ import shutil
 import dagster as dg
 import pytest
 
-from lakehouse_ml.drill import evaluate_sensor
 from lakehouse_ml.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS, retrain_churn_model
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.resources.registry import local_model_registry
 from lakehouse_ml.resources.serving import local_serving
+from lakehouse_ml.sensors import drift_retrain_sensor
 from lakehouse_ml.sensors.drift import stored_verdicts
 from lakehouse_ml.settings import Settings
 from lakehouse_ml.simulator import simulate
@@ -77,7 +77,8 @@ def _materialize(instance, selection, run_config=None, **resource_overrides):
 
 
 def _tick(instance, cursor=None):
-    return evaluate_sensor(instance, None, cursor)
+    result = drift_retrain_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+    return result.run_requests or [], result.cursor
 
 
 def _advance_and_monitor(tmp_path, monkeypatch, baseline_home, scenario):

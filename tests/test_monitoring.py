@@ -307,6 +307,59 @@ def test_drift_report_flags_shifted_columns_and_sampling_agrees(tmp_path):
         drift_report(reference.drop(columns="moved"), current, sample_size=n, **args)
 
 
+def _customers(rng, n: int, spend: float = 1.0) -> pd.DataFrame:
+    """A month's newcomers, shaped like the simulator's: small counts, skewed spend."""
+    return pd.DataFrame(
+        {
+            "order_count_30d": rng.poisson(1.2, n),
+            "order_count_90d": rng.poisson(1.5, n),
+            "avg_order_value": rng.lognormal(3.5, 0.6, n) * spend,
+            "days_since_last_order": rng.integers(0, 30, n),
+            "customer_segment": rng.choice(["new", "regular", "vip"], n, p=[0.7, 0.25, 0.05]),
+        }
+    )
+
+
+def _small_sample_verdict(reference, current, policy, noise):
+    from lakehouse_ml.monitoring.drift import drift_report
+
+    numerical = ["order_count_30d", "order_count_90d", "avg_order_value", "days_since_last_order"]
+    result = drift_report(
+        reference,
+        current,
+        numerical,
+        ["customer_segment"],
+        column_threshold=policy.column_drift_threshold,
+        sample_size=policy.sample_size,
+        seed=policy.sample_seed,
+        noise=policy.noise() if noise else None,
+    )
+    return result, data_drift_verdict(result.column_scores, policy, result.noise_floors)
+
+
+def test_noise_floor_stops_false_alarms_on_small_samples_but_not_real_drift():
+    """250 newcomers a side (a base of ~3,000 customers): fixed distance thresholds alarm on chance
+    alone; scores counted above their noise floor do not, and a real shift in spend still trips."""
+    policy = TriggerPolicy()
+    rng = np.random.default_rng(7)
+    fixed_alarms = floor_alarms = 0
+    for _ in range(12):
+        reference, current = _customers(rng, 250), _customers(rng, 250)
+        fixed_alarms += _small_sample_verdict(reference, current, policy, noise=False)[1].breach
+        floor_alarms += _small_sample_verdict(reference, current, policy, noise=True)[1].breach
+    assert fixed_alarms >= 3, "the cause: chance passes the fixed thresholds at this size"
+    assert floor_alarms == 0
+
+    result, verdict = _small_sample_verdict(
+        _customers(rng, 250), _customers(rng, 250, spend=1.6), policy, True
+    )
+    assert verdict.breach and "avg_order_value" in " ".join(verdict.reasons)
+    assert result.noise_floors["avg_order_value"] > policy.column_drift_threshold
+
+    big, _ = _small_sample_verdict(_customers(rng, 20_000), _customers(rng, 20_000), policy, True)
+    assert max(big.noise_floors.values()) < policy.column_drift_threshold / 2
+
+
 def test_band_shift_sees_a_flipped_relation_in_one_band_only():
     from lakehouse_ml.monitoring.concept import band_shift
 

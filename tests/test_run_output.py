@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 import yaml
 from dagster._utils.error import SerializableErrorInfo
 
@@ -69,20 +71,73 @@ def broken() -> None:
     raise ValueError("orders.amount: rule 'not null'\n  broken by 3 row(s)")
 
 
-def test_progress_prints_one_line_per_asset_and_the_error_in_one_paragraph(tmp_path):
-    out = tmp_path / "terminal.txt"
-    with dg.DagsterInstance.ephemeral() as instance, out.open("w") as terminal:
-        progress = RunProgress({"counted": ["counted"], "broken": ["broken"]}, terminal, tty=False)
-        job = dg.Definitions(assets=[counted, broken]).resolve_implicit_global_asset_job_def()
+def _watch(progress: RunProgress, *assets) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        job = dg.Definitions(assets=list(assets)).resolve_implicit_global_asset_job_def()
         instance.add_event_listener(RUN_ID, progress)
         with progress:
             job.execute_in_process(instance=instance, run_id=RUN_ID, raise_on_error=False)
+
+
+def test_progress_prints_one_line_per_asset_and_the_error_in_one_paragraph(tmp_path):
+    out = tmp_path / "terminal.txt"
+    with out.open("w") as terminal:
+        progress = RunProgress({"counted": ["counted"], "broken": ["broken"]}, terminal, tty=False)
+        _watch(progress, counted, broken)
     lines = out.read_text().splitlines()
     assert len(lines) == 2
-    assert lines[0].split()[:2] == ["ok", "counted"] and lines[0].endswith("row_count=42")
-    assert lines[1].split()[:2] == ["FAIL", "broken"]
+    assert lines[0].split()[:2] == ["counted", "ok"] and lines[0].endswith("row_count=42")
+    assert lines[1].split()[:2] == ["broken", "FAIL"]
     assert progress.failures[0].assets == ["broken"]
     assert progress.failures[0].error == "ValueError: orders.amount: rule 'not null' broken by 3 row(s)"
+
+
+# What the terminal showed while the asset below was running.
+SEEN_WHILE_RUNNING: list[str] = []
+
+
+@dg.asset
+def watched() -> dg.MaterializeResult:
+    SEEN_WHILE_RUNNING.append(TERMINAL.read_text())
+    return dg.MaterializeResult(metadata={"dagster/row_count": 7})
+
+
+TERMINAL = Path()
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_an_assets_line_begins_when_it_starts_and_ends_when_it_ends(tmp_path, monkeypatch, tty):
+    out = tmp_path / "terminal.txt"
+    monkeypatch.setattr(sys.modules[__name__], "TERMINAL", out)
+    SEEN_WHILE_RUNNING.clear()
+    with out.open("w") as terminal:
+        _watch(
+            RunProgress({"counted": ["counted"], "watched": ["watched"]}, terminal, tty=tty), counted, watched
+        )
+    assert "watched" in SEEN_WHILE_RUNNING[0], "nothing on the terminal while the asset ran"
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.read_text())
+    final = [line for line in shown.splitlines() if "watched" in line and "row_count=7" in line]
+    assert len(final) == 1 and final[0].split()[:2] == ["watched", "ok"]
+    if not tty:
+        assert SEEN_WHILE_RUNNING[0].splitlines()[-1].split() == ["watched"]
+        assert len(out.read_text().splitlines()) == 2
+
+
+@dg.multi_asset(specs=[dg.AssetSpec("model_a"), dg.AssetSpec("model_b", deps=["model_a"])])
+def two_models():
+    yield dg.MaterializeResult(asset_key="model_a")
+    yield dg.MaterializeResult(asset_key="model_b", metadata={"dagster/row_count": 3})
+
+
+def test_a_step_of_several_assets_names_them_when_it_starts(tmp_path):
+    out = tmp_path / "terminal.txt"
+    with out.open("w") as terminal:
+        _watch(RunProgress({"two_models": ["model_a", "model_b"]}, terminal, tty=False), two_models)
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    assert lines[0].split()[0] == "two_models" and lines[0].endswith("2 assets: model_a, model_b")
+    assert [line.split()[:2] for line in lines[1:]] == [["model_a", "ok"], ["model_b", "ok"]]
+    assert lines[2].endswith("row_count=3")
 
 
 def test_headline_skips_empty_figures():

@@ -17,6 +17,15 @@ NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
 
 
+@dataclass(frozen=True)
+class NoiseSettings:
+    """How the noise floor of each column is estimated (``noise_floors``)."""
+
+    permutations: int
+    quantile: float
+    max_rows: int
+
+
 @dataclass
 class DriftResult:
     column_scores: dict[str, float]
@@ -28,6 +37,8 @@ class DriftResult:
     reference_sampled_from: int
     current_sampled_from: int
     html_path: str | None = None
+    # Per column, the score chance alone reaches at these sizes (lakehouse_ml/monitoring/noise.py).
+    noise_floors: dict[str, float] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -65,8 +76,11 @@ def drift_report(
     sample_size: int,
     seed: int,
     html_path: Path | None = None,
+    noise: NoiseSettings | None = None,
 ) -> DriftResult:
-    """Run Evidently's ``DataDriftPreset`` over the given columns; write HTML if ``html_path``."""
+    """Run Evidently's ``DataDriftPreset`` over the given columns; write HTML if ``html_path``.
+
+    With ``noise``, a column counts as drifted only when its score also passes its noise floor."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
@@ -90,7 +104,21 @@ def drift_report(
         if config.get("type", "").endswith(":ValueDrift"):
             scores[config["column"]] = float(metric["value"])
             methods[config["column"]] = str(config["method"])
-    drifted = sorted(c for c, s in scores.items() if s >= column_threshold)
+    floors = {}
+    if noise is not None:
+        from lakehouse_ml.monitoring.noise import noise_floors
+
+        floors = noise_floors(
+            ref,
+            cur,
+            numerical,
+            categorical,
+            permutations=noise.permutations,
+            quantile=noise.quantile,
+            max_rows=noise.max_rows,
+            seed=seed,
+        )
+    drifted = sorted(c for c, s in scores.items() if s >= max(column_threshold, floors.get(c, 0.0)))
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
@@ -104,4 +132,5 @@ def drift_report(
         reference_sampled_from=len(reference),
         current_sampled_from=len(current),
         html_path=str(html_path) if html_path is not None else None,
+        noise_floors=floors,
     )

@@ -42,6 +42,11 @@ class TriggerPolicy:
     accuracy_floor: float = 0.80
     min_labelled_rows: int = 200
     sample_size: int = 50_000
+    # A drift score counts only above what chance reaches for the compared sizes: the noise_quantile of
+    # the score over noise_permutations random re-splits of the pooled rows (at most noise_rows a side).
+    noise_quantile: float = 0.99
+    noise_permutations: int = 200
+    noise_rows: int = 2_000
     sample_seed: int = 42
     performance_window_days: int = 7
     label_horizon_days: int = LABEL_HORIZON_DAYS
@@ -55,6 +60,7 @@ class TriggerPolicy:
             "prediction_score_threshold",
             "max_auc_drop",
             "accuracy_floor",
+            "noise_quantile",
         ):
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -67,6 +73,8 @@ class TriggerPolicy:
             "recent_window_days",
             "new_customer_days",
             "concept_bands",
+            "noise_permutations",
+            "noise_rows",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -75,6 +83,11 @@ class TriggerPolicy:
 
         if not 0 <= self.early_offset_days < self.early_horizon_days:
             raise ValueError("trigger policy early_offset_days must be in [0, early_horizon_days)")
+
+    def noise(self):
+        from lakehouse_ml.monitoring.drift import NoiseSettings
+
+        return NoiseSettings(self.noise_permutations, self.noise_quantile, self.noise_rows)
 
     def signal_features(self, features: list[str]) -> list[str]:
         return [name for name in features if name not in self.construct_drift_features]
@@ -87,14 +100,26 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
-def data_drift_verdict(scores: dict[str, float], policy: TriggerPolicy) -> Verdict:
-    """Trip on the drifted share of signal features or on one strongly drifted signal feature."""
+def data_drift_verdict(
+    scores: dict[str, float], policy: TriggerPolicy, floors: dict[str, float] | None = None
+) -> Verdict:
+    """Trip on the drifted share of signal features or on one strongly drifted signal feature; a score
+    counts only above its noise floor (what chance reaches at the compared sizes), when given."""
+    floors = floors or {}
     signal_scores = {
         name: score for name, score in scores.items() if name not in policy.construct_drift_features
     }
+
+    def passes(name: str, threshold: float) -> bool:
+        return signal_scores[name] >= max(threshold, floors.get(name, 0.0))
+
+    def noise_note(name: str, threshold: float) -> str:
+        floor = floors.get(name, 0.0)
+        return f" (noise floor {floor:.3f})" if floor > threshold else ""
+
     reasons = []
     if signal_scores:
-        drifted = [name for name, score in signal_scores.items() if score >= policy.column_drift_threshold]
+        drifted = [name for name in signal_scores if passes(name, policy.column_drift_threshold)]
         share = len(drifted) / len(signal_scores)
         if share >= policy.drift_share_threshold:
             reasons.append(
@@ -102,8 +127,11 @@ def data_drift_verdict(scores: dict[str, float], policy: TriggerPolicy) -> Verdi
                 f"{policy.drift_share_threshold}): {', '.join(sorted(drifted))}"
             )
         for name, score in sorted(signal_scores.items()):
-            if score >= policy.feature_score_threshold:
-                reasons.append(f"{name} drift score {score:.3f} >= {policy.feature_score_threshold}")
+            if passes(name, policy.feature_score_threshold):
+                reasons.append(
+                    f"{name} drift score {score:.3f} >= {policy.feature_score_threshold}"
+                    + noise_note(name, policy.feature_score_threshold)
+                )
     return Verdict(DATA_DRIFT, bool(reasons), reasons)
 
 

@@ -36,8 +36,10 @@ def feature_drift_report(
     - ``recent_new_customers``: the same two days restricted to the acquisition cohort (tenure below
       ``new_customer_days``), which shows a change in who arrives. A trigger.
 
-    Features that drift by construction (tenure, lifetime value) never trigger on their own. Inputs
-    are sampled to ``sample_size`` rows per side with a fixed seed.
+    Features that drift by construction (tenure, lifetime value) never trigger on their own. In the
+    triggering comparisons a score counts only above its noise floor (what chance reaches at the
+    compared sizes, ``noise_floor/<column>``). Inputs are sampled to ``sample_size`` rows per side
+    with a fixed seed.
     """
     from lakehouse_ml.monitoring.charts import bar_chart, png_markdown
     from lakehouse_ml.monitoring.comparisons import feature_comparisons
@@ -58,9 +60,10 @@ def feature_drift_report(
             sample_size=policy.sample_size,
             seed=policy.sample_seed,
             html_path=report,
+            noise=policy.noise() if triggers else None,
         )
         report_uris[name] = common.publish_report(report)
-        verdict = data_drift_verdict(result.column_scores, policy)
+        verdict = data_drift_verdict(result.column_scores, policy, result.noise_floors)
         signal = policy.signal_features(list(result.column_scores))
         share = len([c for c in result.drifted_columns if c in signal]) / len(signal) if signal else 0.0
         worst = max((result.column_scores[c] for c in signal), default=0.0)
@@ -80,6 +83,7 @@ def feature_drift_report(
                 f"{name}/signal_drifted_share": float(share),
                 f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
                 **{f"{name}/score/{col}": float(score) for col, score in result.column_scores.items()},
+                **{f"{name}/noise_floor/{col}": float(floor) for col, floor in result.noise_floors.items()},
             }
         )
     verdict = Verdict("data_drift", bool(reasons), reasons)
