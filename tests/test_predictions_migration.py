@@ -137,13 +137,27 @@ def test_an_old_table_is_migrated_in_place_keeping_every_row_with_converted_valu
     assert again.current_snapshot().snapshot_id == table.current_snapshot().snapshot_id
 
 
-def test_a_value_that_is_not_0_or_1_stops_the_migration_and_leaves_the_table_as_it_was(catalog, old_table):
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("actual", [None, 1, 2], r"ml\.churn_predictions\.actual: 1 value\(s\) are not 0/1"),
+        ("prediction", [0, -1, 1], r"ml\.churn_predictions\.prediction: 1 value\(s\) are not 0/1"),
+        (
+            "prediction_id",
+            [str(uuid.UUID(int=0xABCDEF)), str(uuid.UUID(int=0xABCDEF)).upper(), "x"],
+            r"prediction_id: '0+-0+-0+-0+-0+abcdef' and '0+-0+-0+-0+-0+ABCDEF' map to one UUID",
+        ),
+    ],
+)
+def test_a_value_it_cannot_convert_stops_the_migration_and_leaves_the_table_as_it_was(
+    catalog, old_table, column, values, message
+):
     rows = _old_rows(100, 3, DAY)
-    rows["actual"] = [None, 1, 2]
+    rows[column] = values
     old_table.append(pa.Table.from_pydict(rows, schema=old_table.schema().as_arrow()))
     snapshot = old_table.current_snapshot().snapshot_id
 
-    with pytest.raises(ValueError, match=r"ml\.churn_predictions\.actual: 1 value\(s\) are not 0/1"):
+    with pytest.raises(ValueError, match=message):
         ensure_predictions_table(catalog)
     table = catalog.load_table(IDENTIFIER)
     assert table.current_snapshot().snapshot_id == snapshot

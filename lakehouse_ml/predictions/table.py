@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -54,8 +55,8 @@ def prediction_uuid(value: object) -> uuid.UUID:
 
 
 def predictions_schema():
-    """The seed's types: ``prediction_id`` UUID (the identifier field; upserts join on it), ``prediction`` and
-    ``actual`` BOOLEAN, ``confidence`` FLOAT; actuals arrive later, so nullable."""
+    """The seed's types: ``prediction_id`` UUID (the identifier field: one row per prediction),
+    ``prediction`` and ``actual`` BOOLEAN, ``confidence`` FLOAT; actuals arrive later, so nullable."""
     from pyiceberg.schema import Schema
     from pyiceberg.types import BooleanType, FloatType, NestedField, StringType, TimestamptzType, UUIDType
 
@@ -224,10 +225,21 @@ def _converted(rows, schema):
                 raise ValueError(f"ml.churn_predictions.{field.name}: {off} value(s) are not 0/1 or null")
             column = pc.cast(column, pa.bool_())
         elif isinstance(field.type, pa.UuidType) and not isinstance(column.type, pa.UuidType):
-            ids = pa.array([prediction_uuid(v).bytes for v in column.to_pylist()], pa.binary(16))
-            column = pa.ExtensionArray.from_storage(pa.uuid(), ids)
+            texts = column.to_pylist()
+            ids = [prediction_uuid(v).bytes for v in texts]
+            _refuse_merged_ids(texts, ids)
+            column = pa.ExtensionArray.from_storage(pa.uuid(), pa.array(ids, pa.binary(16)))
         arrays.append(pc.cast(column, field.type, safe=False))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _refuse_merged_ids(texts: list[str], ids: list[bytes]) -> None:
+    """Two different old ids must not become one UUID (e.g. the same UUID in upper and lower case)."""
+    first_text: dict[bytes, str] = {}
+    for text, key in zip(texts, ids, strict=True):
+        other = first_text.setdefault(key, text)
+        if other != text:
+            raise ValueError(f"ml.churn_predictions.prediction_id: {other!r} and {text!r} map to one UUID")
 
 
 def _is_uuid_text(value: str) -> bool:
@@ -257,5 +269,13 @@ def ensure_predictions_table(catalog):
     if not table.spec().fields:
         with table.update_spec() as spec:
             spec.add_field("prediction_timestamp", DayTransform(), PARTITION_FIELD)
-    migrate_to_seed_types(table)
+    migration = migrate_to_seed_types(table)
+    if migration.columns:
+        logging.getLogger(__name__).warning(
+            "%s migrated to the seed's types: columns %s, %d rows rewritten, %d ids hashed to uuid5",
+            IDENTIFIER,
+            ", ".join(migration.columns),
+            migration.rows,
+            migration.ids_hashed,
+        )
     return table
