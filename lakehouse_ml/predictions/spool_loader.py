@@ -24,7 +24,7 @@ from pathlib import Path
 from lakehouse_ml.predictions.table import (
     PREDICTION_FIELDS,
     days_filter,
-    id_bytes,
+    id_storage,
     prediction_uuid,
     predictions_arrow,
 )
@@ -95,7 +95,6 @@ def insert_new_predictions(table, records: list[dict]) -> int:
     are looked up in the day partitions the records were made on (an id's day never changes), matched in
     Arrow, and the append commits on top of the snapshot that was read, so a concurrent load fails the
     commit instead of inserting a duplicate."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not records:
@@ -105,9 +104,8 @@ def insert_new_predictions(table, records: list[dict]) -> int:
     days = {r["prediction_timestamp"].astimezone(UTC).date() for r in records}
     with table.transaction() as transaction:
         stored = table.scan(row_filter=days_filter(days), selected_fields=("prediction_id",)).to_arrow()
-        known = pa.array(id_bytes(stored.column("prediction_id")), pa.binary(16))
-        ids = pa.array(id_bytes(batch.column("prediction_id")), pa.binary(16))
-        fresh = batch.filter(pc.invert(pc.is_in(ids, value_set=known)))
+        known = id_storage(stored.column("prediction_id"))
+        fresh = batch.filter(pc.invert(pc.is_in(id_storage(batch.column("prediction_id")), value_set=known)))
         if fresh.num_rows:
             transaction.append(fresh)
     return fresh.num_rows

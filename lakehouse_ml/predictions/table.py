@@ -142,12 +142,18 @@ def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def id_bytes(column) -> list[bytes]:
-    """A ``prediction_id`` Arrow column (UUID extension type) as 16-byte values, for matching in Python."""
+def id_storage(column):
+    """A ``prediction_id`` Arrow column (UUID extension type) as its 16-byte storage, which Arrow's compute
+    kernels (``is_in``, ``equal``) accept where they reject the extension type."""
     import pyarrow as pa
 
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return (array.storage if isinstance(array, pa.ExtensionArray) else array).to_pylist()
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+def id_bytes(column) -> list[bytes]:
+    """A ``prediction_id`` Arrow column as 16-byte values, for matching in Python."""
+    return id_storage(column).to_pylist()
 
 
 @dataclass(frozen=True)
