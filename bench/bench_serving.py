@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def _spool_write_microseconds(folder: Path, records: int = 20_000) -> float:
     start = time.perf_counter()
     for n in range(records):
         record = {
-            "prediction_id": f"bench-{n:x}",
+            "prediction_id": str(uuid.UUID(int=n)),
             "customer_id": "c00001",
             "prediction": 1,
             "confidence": 0.42,

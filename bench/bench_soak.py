@@ -121,7 +121,10 @@ def main() -> None:
             loads.append(load_spool(table, spool).rows_inserted)
             server.stop()
         table.refresh()
-        ids = table.scan(selected_fields=("prediction_id",)).to_arrow().column("prediction_id").to_pylist()
+        ids = [
+            str(i)
+            for i in table.scan(selected_fields=("prediction_id",)).to_arrow()["prediction_id"].to_pylist()
+        ]
 
     windows = []
     for start in range(0, int(seconds), int(window)):

@@ -17,13 +17,12 @@ def make_catalog(home: Path):
 
 
 def write_predictions(home: Path, frame: pd.DataFrame):
-    import pyarrow as pa
-
-    from lakehouse_ml.predictions.table import ensure_predictions_table
+    """Append ``frame`` (text ids, 0/1 predictions and actuals, NA for missing) in the table's types."""
+    from lakehouse_ml.predictions.table import ensure_predictions_table, predictions_arrow
 
     table = ensure_predictions_table(make_catalog(home))
-    schema = table.schema().as_arrow()
-    table.append(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+    columns = {name: [None if pd.isna(v) else v for v in frame[name]] for name in frame.columns}
+    table.append(predictions_arrow(columns, table.schema().as_arrow()))
     return table
 
 

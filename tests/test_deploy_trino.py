@@ -122,6 +122,38 @@ def test_monitoring_sql_parses_as_trino(monkeypatch):
         tree = _parse(statement)
         assert "{" not in statement
         assert all(table.catalog == "iceberg" for table in tree.find_all(exp.Table) if table.db)
+        assert _booleans_used_as_numbers(tree) == []
+
+
+BOOLEAN_COLUMNS = {"prediction", "actual"}  # BOOLEAN in ml.churn_predictions, as in the seed
+
+
+def _booleans_used_as_numbers(tree) -> list[str]:
+    """Trino rejects ``boolean = integer`` and ``sum(boolean)`` (DuckDB casts silently): the prediction log's
+    boolean columns must be used as booleans."""
+    from sqlglot import exp
+
+    def boolean(node) -> bool:
+        return isinstance(node, exp.Column) and node.name in BOOLEAN_COLUMNS
+
+    found = []
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.LT, exp.GTE, exp.LTE):
+        sides = (node.left, node.right)
+        if any(boolean(side) for side in sides) and any(isinstance(side, exp.Literal) for side in sides):
+            found.append(node.sql(dialect="trino"))
+    for node in tree.find_all(exp.Sum, exp.Avg):
+        if boolean(node.this):
+            found.append(node.sql(dialect="trino"))
+    return found
+
+
+def test_the_boolean_check_catches_what_trino_would_reject():
+    import sqlglot
+
+    tree = sqlglot.parse_one(
+        "SELECT SUM(actual), SUM(CASE WHEN prediction = 1 THEN 1 ELSE 0 END) FROM t", read="trino"
+    )
+    assert sorted(_booleans_used_as_numbers(tree)) == ["SUM(actual)", "prediction = 1"]
 
 
 def test_the_parser_rejects_what_trino_would():

@@ -19,6 +19,7 @@ from lakehouse_ml.monitoring.policy import (
     performance_verdict,
 )
 from lakehouse_ml.monitoring.results import check_record, new_breaches, verdict_record
+from lakehouse_ml.predictions.table import prediction_uuid
 from lakehouse_ml.resources.query_engine import DuckDBQueryEngine
 from tests.monitoring_fixtures import (
     make_catalog,
@@ -84,23 +85,27 @@ def _log(home) -> pd.DataFrame:
     return table.scan().to_pandas().set_index("prediction_id").sort_index()
 
 
+def _pid(text: str):
+    return prediction_uuid(text)
+
+
 def test_actuals_follow_the_label_rule_and_wait_for_the_horizon(actuals_setup):
     home = actuals_setup
     as_of = DAY + timedelta(days=90)
     due = _engine(home).query(sql.due_actuals_sql(as_of, 90))
-    assert sorted(due["subject_id"]) == ["p1", "p2", "p3"]
+    assert sorted(due["subject_id"]) == sorted(_pid(p) for p in ["p1", "p2", "p3"])
     labelled = due.rename(columns={"subject_id": "prediction_id"})
     table = make_catalog(home).load_table("ml.churn_predictions")
     assert backfill_actuals(table, labelled, 90) == 3
 
     log = _log(home)
-    assert log.loc["p1", "actual"] == 0
-    assert log.loc["p2", "actual"] == 1
-    assert log.loc["p3", "actual"] == 0
-    assert pd.isna(log.loc["p4", "actual"])
-    assert log.loc["p5", "actual"] == 0
-    assert log.loc["p5", "actual_timestamp"] == pd.Timestamp(_at(DAY + timedelta(days=5)))
-    assert log.loc["p1", "actual_timestamp"] == pd.Timestamp(_at(DAY + timedelta(days=91)))
+    assert log.loc[_pid("p1"), "actual"] == 0
+    assert log.loc[_pid("p2"), "actual"] == 1
+    assert log.loc[_pid("p3"), "actual"] == 0
+    assert pd.isna(log.loc[_pid("p4"), "actual"])
+    assert log.loc[_pid("p5"), "actual"] == 0
+    assert log.loc[_pid("p5"), "actual_timestamp"] == pd.Timestamp(_at(DAY + timedelta(days=5)))
+    assert log.loc[_pid("p1"), "actual_timestamp"] == pd.Timestamp(_at(DAY + timedelta(days=91)))
     assert len(log) == 5
 
 

@@ -5,21 +5,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pytest
 
 from lakehouse_ml.predictions.spool_loader import CHECKPOINT_FILE, REJECTED_FILE, load_spool
-from lakehouse_ml.predictions.table import COLUMNS, IDENTIFIER
+from lakehouse_ml.predictions.table import COLUMNS, IDENTIFIER, LEGACY_ID_NAMESPACE, server_prediction_id
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.serving.spool import SpoolWriter, segment_name
 
+SERVER = 0x5EED5EED5EED5EED
 
-def _record(n: int, version: str = "v1") -> bytes:
+
+def _pid(n: int) -> str:
+    return str(server_prediction_id(SERVER, n))
+
+
+def _record(n: int, version: str = "v1", prediction_id: str | None = None) -> bytes:
     return (
         json.dumps(
             {
-                "prediction_id": f"p-{n}",
+                "prediction_id": prediction_id or _pid(n),
                 "customer_id": f"c{n % 50:05d}",
                 "prediction": n % 2,
                 "confidence": (n % 100) / 100,
@@ -38,7 +46,8 @@ def table(lakehouse_home):
 
 def _ids(table) -> list[str]:
     table.refresh()
-    return table.scan(selected_fields=("prediction_id",)).to_arrow().column("prediction_id").to_pylist()
+    ids = table.scan(selected_fields=("prediction_id",)).to_arrow().column("prediction_id").to_pylist()
+    return [str(i) for i in ids]
 
 
 def _dead_pid() -> int:
@@ -67,7 +76,7 @@ def test_spool_loads_exactly_once_across_rotation_and_reruns(table, lakehouse_ho
     writer.close()
     assert load_spool(table, spool).rows_inserted == 0
     ids = _ids(table)
-    assert sorted(ids) == sorted(f"p-{n}" for n in range(75))
+    assert sorted(ids) == sorted(_pid(n) for n in range(75))
 
 
 def test_a_lost_checkpoint_does_not_duplicate_rows(table, lakehouse_home):
@@ -85,22 +94,36 @@ def test_a_lost_checkpoint_does_not_duplicate_rows(table, lakehouse_home):
 
 def test_backfilled_actuals_survive_a_reload(table, lakehouse_home):
     import pyarrow as pa
-    from pyiceberg.expressions import EqualTo
 
     spool = lakehouse_home / "spool"
     writer = SpoolWriter(spool)
     writer.write(_record(1))
     load_spool(table, spool)
-    row = table.scan(row_filter=EqualTo("prediction_id", "p-1")).to_arrow()
+    row = table.scan().to_arrow()
     schema = table.schema().as_arrow()
-    row = row.set_column(
-        row.schema.get_field_index("actual"), schema.field("actual"), pa.array([1], pa.int32())
-    )
-    table.overwrite(row, overwrite_filter=EqualTo("prediction_id", "p-1"))
+    row = row.set_column(row.schema.get_field_index("actual"), schema.field("actual"), pa.array([True]))
+    table.overwrite(row)
     (spool / CHECKPOINT_FILE).unlink()
     load_spool(table, spool)
     table.refresh()
-    assert table.scan().to_arrow().column("actual").to_pylist() == [1]
+    assert table.scan().to_arrow().column("actual").to_pylist() == [True]
+
+
+def test_records_of_a_server_that_wrote_text_ids_load_as_the_uuids_the_migration_gives_them(
+    table, lakehouse_home
+):
+    spool = lakehouse_home / "spool"
+    writer = SpoolWriter(spool)
+    legacy = f"{SERVER:016x}-{5:x}"  # the text id the server wrote before the log held UUIDs
+    writer.write(_record(5, prediction_id=legacy) + _record(5) + _record(6, prediction_id="bench-6"))
+    result = load_spool(table, spool)
+    assert (result.records_read, result.rows_inserted) == (3, 2)  # the legacy id is _pid(5): one row
+    assert sorted(_ids(table)) == sorted([_pid(5), str(uuid.uuid5(LEGACY_ID_NAMESPACE, "bench-6"))])
+    rows = table.scan().to_arrow()
+    assert (
+        rows.schema.field("prediction").type == pa.bool_()
+        and rows.schema.field("confidence").type == pa.float32()
+    )
 
 
 def test_torn_and_malformed_lines_are_counted_not_loaded(table, lakehouse_home):
@@ -112,7 +135,7 @@ def test_torn_and_malformed_lines_are_counted_not_loaded(table, lakehouse_home):
     assert (result.rows_inserted, result.rejected, result.torn, result.segments_removed) == (2, 1, 1, 1)
     assert not segment.exists()
     assert b'"bad"' in (spool / REJECTED_FILE).read_bytes()
-    assert sorted(_ids(table)) == ["p-1", "p-2"]
+    assert sorted(_ids(table)) == sorted([_pid(1), _pid(2)])
 
 
 def test_a_live_segment_keeps_its_partial_tail_for_the_next_run(table, lakehouse_home):
@@ -123,7 +146,7 @@ def test_a_live_segment_keeps_its_partial_tail_for_the_next_run(table, lakehouse
     assert load_spool(table, spool).rows_inserted == 1
     writer.write(record[15:])
     assert load_spool(table, spool).rows_inserted == 1
-    assert sorted(_ids(table)) == ["p-8", "p-9"]
+    assert sorted(_ids(table)) == sorted([_pid(8), _pid(9)])
 
 
 def test_segments_of_a_pod_on_another_host_are_finished_only_once_its_heartbeat_stops(table, lakehouse_home):
@@ -149,7 +172,7 @@ def test_segments_of_a_pod_on_another_host_are_finished_only_once_its_heartbeat_
     os.utime(current, (long_ago, long_ago))  # no heartbeat for WRITER_GONE_SECONDS: the pod is gone
     result = load_spool(table, spool)
     assert (result.segments_removed, result.torn) == (1, 1)
-    assert sorted(_ids(table)) == ["p-1", "p-2"]
+    assert sorted(_ids(table)) == sorted([_pid(1), _pid(2)])
 
 
 def test_an_idle_writer_keeps_touching_its_segment(lakehouse_home):

@@ -9,18 +9,28 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from lakehouse_ml.predictions.maintenance import compact_small_files, days_to_compact, expire_snapshots
-from lakehouse_ml.predictions.table import IDENTIFIER, NAMESPACE, ensure_predictions_table, predictions_schema
+from lakehouse_ml.predictions.maintenance import (
+    compact_small_files,
+    data_files,
+    days_to_compact,
+    expire_snapshots,
+)
+from lakehouse_ml.predictions.table import (
+    IDENTIFIER,
+    NAMESPACE,
+    ensure_predictions_table,
+    predictions_arrow,
+    predictions_schema,
+)
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 
 START = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 
 def _rows(table, first: int, count: int, day_offset: int) -> pa.Table:
-    schema = table.schema().as_arrow()
     at = START + timedelta(days=day_offset)
     columns = {
-        "prediction_id": [f"p-{n}" for n in range(first, first + count)],
+        "prediction_id": [f"p-{n}" for n in range(first, first + count)],  # stored as their uuid5
         "customer_id": [f"c{n % 7}" for n in range(first, first + count)],
         "prediction": [n % 2 for n in range(first, first + count)],
         "confidence": [(n % 100) / 100 for n in range(first, first + count)],
@@ -29,7 +39,7 @@ def _rows(table, first: int, count: int, day_offset: int) -> pa.Table:
         "actual": [None] * count,
         "actual_timestamp": [None] * count,
     }
-    return pa.Table.from_pydict(columns, schema=schema)
+    return predictions_arrow(columns, table.schema().as_arrow())
 
 
 def _all_rows(table) -> list[tuple]:
@@ -48,7 +58,7 @@ def test_new_table_is_partitioned_by_prediction_day(catalog) -> None:
     table.append(_rows(table, 5, 5, 1))
     [field] = table.spec().fields
     assert (field.name, str(field.transform)) == ("prediction_day", "day")
-    paths = table.inspect.data_files()["file_path"].to_pylist()
+    paths = [f.file_path for f in data_files(table)]
     assert sorted(Path(p).parent.name for p in paths) == [
         "prediction_day=2026-03-01",
         "prediction_day=2026-03-02",
@@ -80,8 +90,8 @@ def test_a_table_created_unpartitioned_is_partitioned_in_place_and_compacted_wit
     table.refresh()
     assert (result.days_compacted, result.files_replaced, result.rows_rewritten) == (2, 4, 80)
     assert _all_rows(table) == expected
-    files = table.inspect.data_files().to_pylist()
-    assert len(files) == 2 and {f["spec_id"] for f in files} == {table.spec().spec_id}
+    files = data_files(table)
+    assert len(files) == 2 and {f.spec_id for f in files} == {table.spec().spec_id}
     assert days_to_compact(table) == {}
     assert compact_small_files(table).days_compacted == 0  # nothing left to do
 
@@ -92,7 +102,7 @@ def test_expiry_drops_old_snapshots_and_only_their_unreferenced_files(catalog) -
         table.append(_rows(table, batch * 10, 10, 0))
     compact_small_files(table)
     table.refresh()
-    live = set(table.inspect.data_files()["file_path"].to_pylist())
+    live = set([f.file_path for f in data_files(table)])
     expected = _all_rows(table)
     snapshots = len(table.metadata.snapshots)
 

@@ -152,6 +152,8 @@ def test_sigkill_under_load_loses_and_duplicates_nothing(server, lakehouse_home)
     second = load_spool(table, spool)
     assert second.rows_inserted == 0
     table.refresh()
-    ids = table.scan(selected_fields=("prediction_id",)).to_arrow().column("prediction_id").to_pylist()
+    ids = [
+        str(i) for i in table.scan(selected_fields=("prediction_id",)).to_arrow()["prediction_id"].to_pylist()
+    ]
     assert len(ids) == len(set(ids)) == first.rows_inserted
     assert set(answered) <= set(ids)

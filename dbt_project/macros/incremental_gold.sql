@@ -22,8 +22,42 @@
     {{ return(run_query(sql).columns[0].values()[0] | int) }}
 {%- endmacro %}
 
-{#- pre-hook of an incremental gold model: drop the rows of the days this run rebuilds (same transaction as the
-    insert on DuckDB). -#}
+{#- The pre-hooks of an incremental gold model, in order: record the window this run rebuilds in
+    gold.gold_build_windows (read by the model's data tests, whose `where` config scopes them to the rebuilt
+    days: models/gold/gold.yml), then drop the rows of those days. The window is recorded before the delete,
+    which changes the table it is computed from. On DuckDB all of it is one transaction with the insert. -#}
+{% macro gold_pre_hooks(offset_days=0) -%}
+    {{ return([
+        "delete from " ~ gold_windows_table() ~ " where model = '{{ this.identifier }}'",
+        "{{ record_gold_window(" ~ offset_days ~ ") }}",
+        "{{ delete_gold_window(" ~ offset_days ~ ") }}",
+    ]) }}
+{%- endmacro %}
+
+{#- One row per gold model: the first snapshot day (midnight) its last run rebuilt; null after a full build, so
+    the tests read the whole table. Layer schemas are named as is (macros/generate_schema_name.sql). Created by
+    the project's on-run-start hook, once, not by the gold models' hooks: they run concurrently, and two DuckDB
+    transactions creating the same table conflict. -#}
+{% macro gold_windows_table() -%}
+    gold.gold_build_windows
+{%- endmacro %}
+
+{% macro create_gold_windows_table() -%}
+    create table if not exists {{ gold_windows_table() }} (model varchar, window_start {{ gold_timestamp_type() }})
+{%- endmacro %}
+
+{% macro record_gold_window(offset_days=0) -%}
+    {%- set start = gold_window_start_day(offset_days) -%}
+    insert into {{ gold_windows_table() }} (model, window_start) values (
+        '{{ this.identifier }}',
+        {{ midnight_timestamp(start) if start is not none else 'cast(null as ' ~ gold_timestamp_type() ~ ')' }}
+    )
+{%- endmacro %}
+
+{% macro gold_timestamp_type() -%}
+    {{ 'timestamp' if target.type == 'duckdb' else 'timestamp(6)' }}
+{%- endmacro %}
+
 {% macro delete_gold_window(offset_days=0) -%}
     {%- set start = gold_window_start_day(offset_days) -%}
     {%- if start is not none -%}

@@ -81,13 +81,13 @@ def churn_predictions_maintenance(
     monitoring scans slow down with the table's age rather than its size."""
     from datetime import UTC, datetime
 
-    from lakehouse_ml.predictions.maintenance import compact_small_files, expire_snapshots
+    from lakehouse_ml.predictions.maintenance import compact_small_files, data_files, expire_snapshots
 
     table = iceberg.predictions_table()
-    files_before = len(table.inspect.data_files())
+    files_before = len(data_files(table))
     compaction = compact_small_files(table)
     expiry = expire_snapshots(table.refresh(), datetime.now(UTC), config.retain_snapshots_days)
-    files_after = len(table.refresh().inspect.data_files())
+    files_after = len(data_files(table.refresh()))
     context.log.info(
         f"compacted {compaction.files_replaced} file(s) over {compaction.days_compacted} day(s); expired "
         f"{expiry.snapshots_expired} snapshot(s), deleted {expiry.data_files_deleted} unreferenced file(s)"

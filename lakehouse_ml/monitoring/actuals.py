@@ -26,45 +26,53 @@ def actual_timestamps(days: pd.Series, horizon_days: int) -> pd.Series:
 def backfill_actuals(table, labelled: pd.DataFrame, horizon_days: int) -> int:
     """Write ``labelled`` (``prediction_id``, ``day``, ``churned``) into rows whose ``actual`` is null.
 
-    ``table`` is a pyiceberg ``Table`` with the ``ml.churn_predictions`` schema. Rows that already hold
-    an actual are left alone, so a second run with the same input commits nothing. Returns the
+    ``table`` is a pyiceberg ``Table`` with the ``ml.churn_predictions`` schema; ``day`` is the day the
+    prediction was made (UTC). Rows that already hold an actual are left alone, so a second run with the
+    same input commits nothing. pyiceberg cannot filter on the UUID ``prediction_id`` (and so cannot
+    upsert on it): the days of ``labelled`` are read, ids matched in Arrow, and those day partitions
+    overwritten with the updated rows in one commit on top of the snapshot that was read. Returns the
     number of rows updated.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-    from pyiceberg.expressions import And, In, IsNull
+
+    from lakehouse_ml.predictions.table import days_filter, id_bytes, prediction_uuid
 
     missing = [c for c in ACTUAL_COLUMNS if c not in labelled.columns]
     if missing:
         raise ValueError(f"labelled actuals lack columns {missing}; expected {list(ACTUAL_COLUMNS)}")
     if labelled.empty:
         return 0
-    if labelled["prediction_id"].duplicated().any():
-        raise ValueError("labelled actuals hold duplicate prediction_id values")
     if not labelled["churned"].isin([0, 1]).all():
         raise ValueError("labelled actuals: churned must be 0 or 1")
+    ids = [prediction_uuid(i).bytes for i in labelled["prediction_id"]]
+    if len(set(ids)) != len(ids):
+        raise ValueError("labelled actuals hold duplicate prediction_id values")
+    known_at = actual_timestamps(labelled["day"], horizon_days)
+    outcome = {
+        key: (bool(churned), at) for key, churned, at in zip(ids, labelled["churned"], known_at, strict=True)
+    }
 
-    ids = [str(i) for i in labelled["prediction_id"]]
-    rows = table.scan(row_filter=And(In("prediction_id", ids), IsNull("actual"))).to_arrow()
-    if rows.num_rows == 0:
+    selection = days_filter(pd.to_datetime(labelled["day"]).dt.date)
+    rows = table.scan(row_filter=selection).to_arrow()
+    actual = rows["actual"].to_pylist()
+    stamps = rows["actual_timestamp"].to_pylist()
+    updated = 0
+    for index, key in enumerate(id_bytes(rows.column("prediction_id"))):
+        if key in outcome and actual[index] is None:
+            actual[index], stamps[index] = outcome[key]
+            updated += 1
+    if not updated:
         return 0
-    by_id = labelled.assign(prediction_id=labelled["prediction_id"].astype(str)).set_index("prediction_id")
-    row_ids = rows.column("prediction_id").to_pylist()
-    actual = by_id.loc[row_ids, "churned"].astype(int).tolist()
-    known_at = actual_timestamps(by_id.loc[row_ids, "day"], horizon_days).tolist()
-
     schema = table.schema().as_arrow()
-    actual_type = schema.field("actual").type
     ts_type = schema.field("actual_timestamp").type
-    if ts_type.tz is None:
-        known_at = [ts.replace(tzinfo=None) for ts in known_at]
     rows = rows.set_column(
-        rows.schema.get_field_index("actual"), schema.field("actual"), pa.array(actual, type=actual_type)
+        rows.schema.get_field_index("actual"), schema.field("actual"), pa.array(actual, type=pa.bool_())
     )
     rows = rows.set_column(
         rows.schema.get_field_index("actual_timestamp"),
         schema.field("actual_timestamp"),
-        pc.cast(pa.array(known_at), ts_type),
+        pc.cast(pa.array(stamps, type=pa.timestamp("us", tz="UTC")), ts_type),
     )
-    result = table.upsert(rows.select(schema.names).cast(schema), join_cols=["prediction_id"])
-    return int(result.rows_updated)
+    table.overwrite(rows.select(schema.names).cast(schema), overwrite_filter=selection)
+    return updated

@@ -3,7 +3,8 @@
 Table names are placeholders (``{predictions}``, ``{orders}``, ``{features}``) that the query engine
 fills in; parameters are rendered from typed values (dates, ints) only, never from free text. Only
 functions both engines share are used: ``date_diff('day', a, b)``, ``CAST(.. AS DATE)``, window
-``RANK``/``COUNT``, ``CASE``.
+``RANK``/``COUNT``, ``CASE``. The prediction log's ``prediction`` and ``actual`` are BOOLEAN and used as
+such (Trino does not compare a boolean with an integer); ``prediction_id`` is a UUID.
 
 The label rule is the one of the dbt model ``fct_churn_labels``: a customer observed on day D has
 churned when they place no order with ``order_ts`` in [D + 1 day, D + 1 day + horizon), i.e. no
@@ -107,11 +108,11 @@ labelled AS (
     SELECT day, model_version,
            COUNT(*) AS labelled_count,
            SUM(CASE WHEN prediction = actual THEN 1 ELSE 0 END) AS correct,
-           SUM(CASE WHEN prediction = 1 AND actual = 1 THEN 1 ELSE 0 END) AS tp,
-           SUM(CASE WHEN prediction = 1 AND actual = 0 THEN 1 ELSE 0 END) AS fp,
-           SUM(CASE WHEN prediction = 0 AND actual = 1 THEN 1 ELSE 0 END) AS fn,
-           SUM(actual) AS positives,
-           SUM(CASE WHEN actual = 1 THEN score_rank ELSE 0 END) AS positive_rank_sum
+           SUM(CASE WHEN prediction AND actual THEN 1 ELSE 0 END) AS tp,
+           SUM(CASE WHEN prediction AND NOT actual THEN 1 ELSE 0 END) AS fp,
+           SUM(CASE WHEN NOT prediction AND actual THEN 1 ELSE 0 END) AS fn,
+           SUM(CASE WHEN actual THEN 1 ELSE 0 END) AS positives,
+           SUM(CASE WHEN actual THEN score_rank ELSE 0 END) AS positive_rank_sum
     FROM ranked
     GROUP BY day, model_version
 ),

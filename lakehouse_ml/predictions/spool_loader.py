@@ -2,8 +2,10 @@
 
 Protocol: ``checkpoint.json`` in the spool folder holds, per segment, the byte offset up to which
 records are in the table. A run reads every segment from its offset to the last complete line,
-inserts the records whose ``prediction_id`` the table does not have yet (an insert-only upsert), and
-only then advances the checkpoint. A crash between the commit and the checkpoint makes the next run
+inserts the records whose ``prediction_id`` the table does not have yet (an insert-only upsert, see
+``insert_new_predictions``), and only then advances the checkpoint. Ids are stored as UUIDs; a record
+from a server that wrote text ids gets the UUID the table migration gave such ids (``prediction_uuid``).
+A crash between the commit and the checkpoint makes the next run
 read those records again, and the upsert skips them: no duplicates, no loss. Finished segments
 (rotated, or whose writer is gone: see ``lakehouse_ml.serving.spool``) are deleted once fully loaded;
 a torn last line of a finished segment (the writer was killed mid-write, so that request was never
@@ -16,17 +18,23 @@ from __future__ import annotations
 import fcntl
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse_ml.predictions.table import PREDICTION_FIELDS
+from lakehouse_ml.predictions.table import (
+    PREDICTION_FIELDS,
+    days_filter,
+    id_storage,
+    prediction_uuid,
+    predictions_arrow,
+)
 from lakehouse_ml.serving.deployment import write_json_atomic
 from lakehouse_ml.serving.spool import parse_segment_name, writer_gone
 
 CHECKPOINT_FILE = "checkpoint.json"
 LOCK_FILE = ".loader.lock"
 REJECTED_FILE = "rejected.jsonl"
-UPSERT_BATCH_ROWS = 50_000
+INSERT_BATCH_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -72,19 +80,35 @@ def _parse(line: bytes) -> dict | None:
             for f in ("prediction_id", "customer_id", "model_version")
         ):
             return None
-        return {**record, "prediction_timestamp": timestamp, "confidence": float(record["confidence"])}
+        return {
+            **record,
+            "prediction_id": prediction_uuid(record["prediction_id"]),
+            "prediction_timestamp": timestamp,
+            "confidence": float(record["confidence"]),
+        }
     except (ValueError, TypeError):
         return None
 
 
-def _arrow(records: list[dict], schema):
-    import pyarrow as pa
+def insert_new_predictions(table, records: list[dict]) -> int:
+    """Append the ``records`` whose ``prediction_id`` the table does not hold yet; returns how many. The ids
+    are looked up in the day partitions the records were made on (an id's day never changes), matched in
+    Arrow, and the append commits on top of the snapshot that was read, so a concurrent load fails the
+    commit instead of inserting a duplicate."""
+    import pyarrow.compute as pc
 
-    columns = {
-        name: [r.get(name) for r in records] if name in PREDICTION_FIELDS else [None] * len(records)
-        for name in schema.names
-    }
-    return pa.Table.from_pydict(columns, schema=schema)
+    if not records:
+        return 0
+    schema = table.schema().as_arrow()
+    batch = predictions_arrow({name: [r[name] for r in records] for name in PREDICTION_FIELDS}, schema)
+    days = {r["prediction_timestamp"].astimezone(UTC).date() for r in records}
+    with table.transaction() as transaction:
+        stored = table.scan(row_filter=days_filter(days), selected_fields=("prediction_id",)).to_arrow()
+        known = id_storage(stored.column("prediction_id"))
+        fresh = batch.filter(pc.invert(pc.is_in(id_storage(batch.column("prediction_id")), value_set=known)))
+        if fresh.num_rows:
+            transaction.append(fresh)
+    return fresh.num_rows
 
 
 def load_spool(table, spool_dir: Path) -> LoadResult:
@@ -123,14 +147,11 @@ def _load_locked(table, spool_dir: Path) -> LoadResult:
             torn += int(end < len(data))
             consumed.append(path)
 
-    seen: set[str] = set()
+    seen: set = set()
     unique = [r for r in records if not (r["prediction_id"] in seen or seen.add(r["prediction_id"]))]
     inserted = 0
-    schema = table.schema().as_arrow()
-    for begin in range(0, len(unique), UPSERT_BATCH_ROWS):
-        batch = _arrow(unique[begin : begin + UPSERT_BATCH_ROWS], schema)
-        result = table.upsert(batch, join_cols=["prediction_id"], when_matched_update_all=False)
-        inserted += result.rows_inserted
+    for begin in range(0, len(unique), INSERT_BATCH_ROWS):
+        inserted += insert_new_predictions(table, unique[begin : begin + INSERT_BATCH_ROWS])
     if rejected:
         with open(spool_dir / REJECTED_FILE, "ab") as handle:
             handle.write(b"".join(line + b"\n" for line in rejected))

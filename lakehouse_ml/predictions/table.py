@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
 NAMESPACE = "ml"
 TABLE_NAME = "churn_predictions"
 IDENTIFIER = f"{NAMESPACE}.{TABLE_NAME}"
@@ -14,27 +19,82 @@ PREDICTION_FIELDS = (
     "prediction_timestamp",
 )
 COLUMNS = (*PREDICTION_FIELDS, "actual", "actual_timestamp")
+PARTITION_FIELD = "prediction_day"
+
+# ids the model server wrote before the table held UUIDs: 64 random bits, "-", a per-process counter
+SERVER_ID_TEXT = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{1,16})$")
+# uuid5 namespace for any other pre-UUID id: the same text always maps to the same UUID
+LEGACY_ID_NAMESPACE = uuid.UUID("3f0c7f5e-8a51-4b8e-9d55-1d1f2b0a6c21")
+
+
+def server_prediction_id(prefix: int, counter: int) -> uuid.UUID:
+    """The id the model server gives its ``counter``-th prediction: its random 64-bit ``prefix`` in the high
+    half, the counter in the low half (cheap, unique per process, and the same value the migration gives
+    the server's older ``<prefix hex>-<counter hex>`` text ids)."""
+    return uuid.UUID(int=(prefix << 64) | counter)
+
+
+def prediction_uuid(value: object) -> uuid.UUID:
+    """``value`` as the table's UUID: a UUID or its text as is; a pre-UUID server id ``<16 hex>-<hex>`` as
+    ``server_prediction_id``; any other non-empty text as uuid5 in ``LEGACY_ID_NAMESPACE``."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, bytes) and len(value) == 16:
+        return uuid.UUID(bytes=value)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"prediction_id must be a UUID or non-empty text, got {value!r}")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    legacy = SERVER_ID_TEXT.match(value)
+    if legacy:
+        return server_prediction_id(int(legacy.group(1), 16), int(legacy.group(2), 16))
+    return uuid.uuid5(LEGACY_ID_NAMESPACE, value)
 
 
 def predictions_schema():
-    """``prediction_id`` is the identifier field (upserts join on it); actuals arrive later, so nullable."""
+    """The seed's types: ``prediction_id`` UUID (the identifier field: one row per prediction),
+    ``prediction`` and ``actual`` BOOLEAN, ``confidence`` FLOAT; actuals arrive later, so nullable."""
     from pyiceberg.schema import Schema
-    from pyiceberg.types import DoubleType, IntegerType, NestedField, StringType, TimestamptzType
+    from pyiceberg.types import BooleanType, FloatType, NestedField, StringType, TimestamptzType, UUIDType
 
     return Schema(
-        NestedField(1, "prediction_id", StringType(), required=True),
+        NestedField(1, "prediction_id", UUIDType(), required=True),
         NestedField(2, "customer_id", StringType(), required=True),
-        NestedField(3, "prediction", IntegerType(), required=True),
-        NestedField(4, "confidence", DoubleType(), required=True),
+        NestedField(3, "prediction", BooleanType(), required=True),
+        NestedField(4, "confidence", FloatType(), required=True),
         NestedField(5, "model_version", StringType(), required=True),
         NestedField(6, "prediction_timestamp", TimestamptzType(), required=True),
-        NestedField(7, "actual", IntegerType(), required=False),
+        NestedField(7, "actual", BooleanType(), required=False),
         NestedField(8, "actual_timestamp", TimestamptzType(), required=False),
         identifier_field_ids=[1],
     )
 
 
-PARTITION_FIELD = "prediction_day"
+def predictions_arrow(columns: dict[str, list], schema):
+    """Python values (ids as text or UUID, 0/1 or bools, floats) as an Arrow table of ``schema`` (the table's
+    ``schema().as_arrow()``); a column left out is null."""
+    import pyarrow as pa
+
+    count = len(next(iter(columns.values()))) if columns else 0
+    converters = {
+        "prediction_id": lambda v: prediction_uuid(v).bytes,
+        "prediction": _as_bool,
+        "actual": _as_bool,
+    }
+    arrays = {}
+    for name in schema.names:
+        values = columns.get(name, [None] * count)
+        convert = converters.get(name)
+        arrays[name] = [None if v is None else convert(v) for v in values] if convert else values
+    return pa.Table.from_pydict(arrays, schema=schema)
+
+
+def _as_bool(value: object) -> bool:
+    if value in (0, 1):  # True and False are 1 and 0
+        return bool(value)
+    raise ValueError(f"expected 0/1 or a bool, got {value!r}")
 
 
 def predictions_partition_spec(schema):
@@ -47,10 +107,59 @@ def predictions_partition_spec(schema):
     return PartitionSpec(PartitionField(source, 1000, DayTransform(), PARTITION_FIELD))
 
 
+def days_filter(days):
+    """A row filter selecting the predictions made on ``days`` (UTC): one term per run of consecutive days,
+    on the partition source column so scans read only those day partitions. pyiceberg cannot filter on a
+    UUID column (Arrow has no kernels for its UUID extension type), so lookups by ``prediction_id`` scan
+    the days their predictions were made and match ids in Arrow."""
+    from functools import reduce
+
+    from pyiceberg.expressions import AlwaysFalse, And, GreaterThanOrEqual, LessThan, Or
+
+    terms = [
+        And(
+            GreaterThanOrEqual("prediction_timestamp", _midnight(first).isoformat()),
+            LessThan("prediction_timestamp", _midnight(last + timedelta(days=1)).isoformat()),
+        )
+        for first, last in day_ranges(days)
+    ]
+    return reduce(Or, terms) if terms else AlwaysFalse()
+
+
+def day_ranges(days) -> list[tuple[date, date]]:
+    """Days as sorted [first, last] runs of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def id_storage(column):
+    """A ``prediction_id`` Arrow column (UUID extension type) as its 16-byte storage, which Arrow's compute
+    kernels (``is_in``, ``equal``) accept where they reject the extension type."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return array.storage if isinstance(array, pa.ExtensionArray) else array
+
+
+def id_bytes(column) -> list[bytes]:
+    """A ``prediction_id`` Arrow column as 16-byte values, for matching in Python."""
+    return id_storage(column).to_pylist()
+
+
 def ensure_predictions_table(catalog):
     """Load ``ml.churn_predictions``, creating the namespace and table on first use. A table created before
     it was partitioned gets the day partition in place (metadata only: its files keep their unpartitioned
-    spec and are still read; new files and compactions are written per day)."""
+    spec and are still read; new files and compactions are written per day); a table created before it had
+    the seed's column types is migrated in place (``migrate_to_seed_types``)."""
     from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.transforms import DayTransform
 
@@ -65,4 +174,15 @@ def ensure_predictions_table(catalog):
     if not table.spec().fields:
         with table.update_spec() as spec:
             spec.add_field("prediction_timestamp", DayTransform(), PARTITION_FIELD)
+    from lakehouse_ml.predictions.migration import migrate_to_seed_types
+
+    migration = migrate_to_seed_types(table)
+    if migration.columns:
+        logging.getLogger(__name__).warning(
+            "%s migrated to the seed's types: columns %s, %d rows rewritten, %d ids hashed to uuid5",
+            IDENTIFIER,
+            ", ".join(migration.columns),
+            migration.rows,
+            migration.ids_hashed,
+        )
     return table

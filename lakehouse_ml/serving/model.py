@@ -5,7 +5,7 @@ Protocols:
 - V1 ``POST /v1/models/churn-predictor:predict`` with ``{"instances": [{"customer_id": "c1"}, ...]}``.
   An instance may carry ``"features": {name: value}`` to skip the lookup (used by the benchmark).
   Answer: ``{"model_version": v, "predictions": [{"customer_id", "churn_probability", "churn",
-  "model_version", "prediction_id"}]}``.
+  "model_version", "prediction_id"}]}``; ``prediction_id`` is a UUID's text, the key of the prediction log.
 - V2 ``POST /v2/models/churn-predictor/infer`` with input ``customer_id`` (``BYTES``, shape ``[n]``).
   Outputs ``churn_probability`` (FP64), ``churn`` (INT32), ``model_version`` and ``prediction_id``
   (BYTES), ``error`` (BYTES, empty when fine), all of shape ``[n]``; the response's ``model_version``.
@@ -35,6 +35,7 @@ import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from lakehouse_ml.predictions.table import server_prediction_id
 from lakehouse_ml.serving.artifact import ServableModel
 from lakehouse_ml.serving.features import ENTITY_KEY, OnlineFeatures
 from lakehouse_ml.serving.limits import MAX_INSTANCES
@@ -86,7 +87,7 @@ class ChurnPredictor(kserve.Model):
         self.features = features
         self.routing = routing
         self.spool = spool
-        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_prefix = uuid.uuid4().int >> 64
         self._next_id = 0
         self.ready = True
 
@@ -146,7 +147,7 @@ class ChurnPredictor(kserve.Model):
         log = bytearray()
         for index, probability in zip(known, probabilities, strict=True):
             label = int(probability >= model.threshold)
-            prediction_id = f"{self._id_prefix}-{self._next_id:x}"
+            prediction_id = str(server_prediction_id(self._id_prefix, self._next_id))
             self._next_id += 1
             result = results[index]
             result.update(churn_probability=probability, churn=label, prediction_id=prediction_id)

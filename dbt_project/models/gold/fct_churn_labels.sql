@@ -4,7 +4,7 @@
     days from the window start on, i.e. labels whose horizon closed since the last run or still sees the
     lookback window (macros/incremental_gold.sql). -#}
 {%- set horizon = var('label_horizon_days') | int -%}
-{{ config(pre_hook="{{ delete_gold_window(var('label_horizon_days') | int) }}") }}
+{{ config(pre_hook=gold_pre_hooks(var('label_horizon_days') | int)) }}
 
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number

@@ -6,7 +6,7 @@
     Money is summed as DECIMAL (exact, so the result does not depend on the order a parallel aggregation adds
     rows in) and exposed as DOUBLE, the nearest double to the exact value, which is what Feast (Float64) and
     training read. -#}
-{{ config(pre_hook="{{ delete_gold_window() }}") }}
+{{ config(pre_hook=gold_pre_hooks()) }}
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number
     from {{ ref('dim_customers') }}
