@@ -115,7 +115,10 @@ class RunProgress:
         return f" {mark:<4} {seconds:6.1f}s  {figure}".rstrip()
 
     def _begin(self, step: str) -> None:
-        assets = self.assets_by_step.get(step, [step])
+        """Asset steps only: a step that runs asset checks alone, or a plain op, has no line."""
+        assets = self.assets_by_step.get(step)
+        if not assets:
+            return
         if len(assets) > 1:
             text = f"{self._name(step)} ...  {len(assets)} assets: {', '.join(assets)}"
             self.console.print(text, markup=False)

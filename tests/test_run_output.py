@@ -129,6 +129,24 @@ def two_models():
     yield dg.MaterializeResult(asset_key="model_b", metadata={"dagster/row_count": 3})
 
 
+@dg.asset_check(asset=counted)
+def counted_is_positive() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def test_a_step_of_checks_only_prints_nothing(tmp_path):
+    out = tmp_path / "terminal.txt"
+    with dg.DagsterInstance.ephemeral() as instance, out.open("w") as terminal:
+        defs = dg.Definitions(assets=[counted], asset_checks=[counted_is_positive])
+        job = defs.resolve_implicit_global_asset_job_def()
+        progress = RunProgress({"counted": ["counted"]}, terminal, tty=False)
+        instance.add_event_listener(RUN_ID, progress)
+        with progress:
+            assert job.execute_in_process(instance=instance, run_id=RUN_ID).success
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].split()[:2] == ["counted", "ok"]
+
+
 def test_a_step_of_several_assets_names_them_when_it_starts(tmp_path):
     out = tmp_path / "terminal.txt"
     with out.open("w") as terminal:
