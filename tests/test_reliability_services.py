@@ -27,8 +27,6 @@ from tests.fault_proxy import FaultProxy
 from tests.features_fixtures import gold_frame, latest_values, weekly_snapshots, write_gold
 from tests.ingest_fixtures import ORDERS, write_landing_zone
 
-pytestmark = pytest.mark.slow
-
 CUSTOMERS = 20
 LATE_FILE = "orders/2024-b.parquet"  # arrives after the first load
 
@@ -79,6 +77,7 @@ def _raw_rows(settings: Settings) -> dict[str, int]:
     return {k: int(v) for k, v in duckdb_query(str(settings.warehouse_path), sql).iloc[0].items()}
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_s3_lost_while_reading_the_landing_zone(s3_endpoint, lakehouse_home, tmp_path, monkeypatch):
     import boto3
@@ -181,6 +180,7 @@ def _expected(gold) -> dict[str, list]:
     return {f"c{i}": latest_values(gold, f"c{i}", FEATURE_NAMES) for i in range(CUSTOMERS)}
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_postgresql_lost_while_applying_and_materializing_features(feature_store):
@@ -202,3 +202,31 @@ def test_postgresql_lost_while_applying_and_materializing_features(feature_store
     for customer, row in expected.items():
         assert values[customer] == pytest.approx(row), customer
     assert [view.name for view in store.open().list_feature_views()] == ["customer_features"]
+
+
+def test_only_connection_failures_of_known_services_are_renamed():
+    import psycopg2
+    import redis
+    from botocore.exceptions import EndpointConnectionError
+
+    from lakehouse_ml.services import ServiceUnavailableError, naming_unavailable_services
+
+    def raised(error: Exception) -> BaseException:
+        with pytest.raises(Exception) as caught, naming_unavailable_services("testing"):
+            try:
+                raise ConnectionRefusedError(111, "Connection refused")
+            except ConnectionRefusedError as cause:
+                raise error from cause
+        return caught.value
+
+    for error, service in [
+        (psycopg2.OperationalError("connection to server failed"), "PostgreSQL"),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "S3"),
+        (redis.exceptions.ConnectionError("Error 111"), "Redis"),
+    ]:
+        renamed = raised(error)
+        assert isinstance(renamed, ServiceUnavailableError) and renamed.__cause__ is error
+        assert str(renamed).startswith(f"{service} is unavailable (")
+        assert "while testing: ConnectionRefusedError: [Errno 111] Connection refused" in str(renamed)
+    other = ValueError("orders.amount: rule 'not null'")
+    assert raised(other) is other
