@@ -123,8 +123,9 @@ def feature_store(postgres_url, redis_url, lakehouse_home):
     write_gold(lakehouse_home, gold)
     pg = _proxy(postgres_url, 5432)
     parsed = urlparse(postgres_url)
+    user = parsed.netloc.rsplit("@", 1)[0] if "@" in parsed.netloc else "postgres"
     store = IsolatedFeatureStore(
-        registry_url=parsed._replace(netloc=f"{parsed.username or 'postgres'}@{pg.address}").geturl(),
+        registry_url=parsed._replace(netloc=f"{user}@{pg.address}").geturl(),
         redis_url=redis_url,
         gold_uri=str(lakehouse_home / "gold"),
         project=f"lakehouse_ml_faults_{uuid.uuid4().hex[:10]}",
