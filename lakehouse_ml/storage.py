@@ -41,10 +41,16 @@ def storage_options_for(uri: str, endpoint: str | None = None) -> dict | None:
 
 
 def filesystem(uri: str):
-    """``(fsspec filesystem, path)`` for a local path or a URI, S3 on the configured endpoint."""
+    """``(fsspec filesystem, path)`` for a local path or a URI, S3 on the configured endpoint.
+
+    S3 listings are not cached: fsspec shares one filesystem object per process, and a cached listing
+    would hide files that arrived after it (a later run in the same process then fails to open them)."""
     import fsspec
 
-    return fsspec.core.url_to_fs(uri, **(storage_options_for(uri) or {}))
+    options = storage_options_for(uri)
+    if options is None:
+        return fsspec.core.url_to_fs(uri)
+    return fsspec.core.url_to_fs(uri, use_listings_cache=False, **options)
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from lakehouse_ml.resources.feature_store import FeatureStoreResource
+from lakehouse_ml.services import naming_unavailable_services
 from lakehouse_ml.settings import Settings
 
 GOLD_FEATURES = dg.AssetKey("fct_customer_features")
@@ -23,7 +24,8 @@ def feast_definitions(
     """
     from lakehouse_ml.features.apply import apply_definitions
 
-    changes = apply_definitions(feature_store.open(), feature_store.gold_source())
+    with naming_unavailable_services("applying the Feast definitions"):
+        changes = apply_definitions(feature_store.open(), feature_store.gold_source())
     changed = [c for c in changes if c.change != "UNCHANGED"]
     for change in changed:
         context.log.info(f"{change.change} {change.kind} {change.name} {change.properties or ''}")
@@ -50,7 +52,8 @@ def online_features(feature_store: FeatureStoreResource) -> dg.MaterializeResult
     """
     from lakehouse_ml.features.materialize import materialize_online
 
-    result = materialize_online(feature_store.open(), feature_store.gold_source())
+    with naming_unavailable_services("materializing the online store"):
+        result = materialize_online(feature_store.open(), feature_store.gold_source())
     return dg.MaterializeResult(
         metadata={
             "rows": result.rows,

@@ -6,6 +6,7 @@ from lakehouse_ml.ingest import DATASETS, landing_zone_is_empty, read_dataset, v
 from lakehouse_ml.pools import WAREHOUSE_POOL
 from lakehouse_ml.resources.landing_zone import LandingZone
 from lakehouse_ml.resources.warehouse import ENGINES, Warehouse
+from lakehouse_ml.services import naming_unavailable_services
 from lakehouse_ml.settings import Settings
 
 TIME_COLUMNS = {"customers": "signup_ts", "orders": "order_ts"}
@@ -50,9 +51,10 @@ def raw_landing_zone(context: dg.AssetExecutionContext, landing_zone: LandingZon
     """Read customers/ and orders/ (Parquet or CSV), validate both against the DESIGN.md contract, and only
     then replace both warehouse tables together, so a bad extract never reaches dbt or anything downstream.
     The two datasets are one step because orders are checked against customers."""
-    if landing_zone_is_empty(landing_zone.uri) and landing_zone.fill_if_empty():
-        context.log.info(f"landing zone {landing_zone.uri} was empty: filled it with the simulator")
-    read = {dataset: read_dataset(landing_zone.uri, dataset) for dataset in DATASETS}
+    with naming_unavailable_services(f"reading the landing zone {landing_zone.uri}"):
+        if landing_zone_is_empty(landing_zone.uri) and landing_zone.fill_if_empty():
+            context.log.info(f"landing zone {landing_zone.uri} was empty: filled it with the simulator")
+        read = {dataset: read_dataset(landing_zone.uri, dataset) for dataset in DATASETS}
     typed = validate_landing_zone(read["customers"][0], read["orders"][0])
     warehouse.load_raw(typed)
     for dataset in DATASETS:

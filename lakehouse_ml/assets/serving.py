@@ -70,6 +70,18 @@ def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
     }
 
 
+def _record_what_serves(context: dg.AssetExecutionContext, registry, model_server: ModelServing) -> None:
+    """A run killed after the server took a version but before the registry recorded its stage leaves the
+    registry behind (no production version while one serves, and monitoring refuses to run): record the
+    serving versions' stages before deploying the next one."""
+    registered = set(registry.versions())
+    for role, served in model_server.served_versions().items():
+        stage = STABLE_STAGE if role == "stable" else CANARY_STAGE
+        if served in registered and registry.stage_version(stage) != served:
+            registry.promote(served, stage)
+            context.log.warning(f"{served} serves as {role} but the registry did not record it: now {stage}")
+
+
 @dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[ONLINE_FEATURES], pool=DEPLOYMENT_POOL)
 def churn_predictor_deployment(
     context: dg.AssetExecutionContext,
@@ -88,6 +100,7 @@ def churn_predictor_deployment(
     """
     registry = model_registry.open()
     version = str(model_version)
+    _record_what_serves(context, registry, model_server)
     refusal = gate_refusal(context.instance, version)
     if refusal:
         raise dg.Failure(f"not deploying {version}: {refusal}; the current deployment keeps serving")

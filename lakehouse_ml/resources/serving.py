@@ -42,6 +42,11 @@ class ModelServing(dg.ConfigurableResource):
         """What serves now: ``stable``, ``canary``, ``canary_traffic_percent``, ``endpoint``."""
         raise NotImplementedError
 
+    def served_versions(self) -> dict[str, str]:
+        """Role (``stable``, ``canary``) -> the version serving in it; empty before any deployment."""
+        current = self.current()
+        return {role: current[role] for role in ("stable", "canary") if current.get(role)}
+
     def spool_dir(self) -> Path | None:
         """Where served predictions are spooled for ``churn_predictions`` (None: not spooled here)."""
         return None
@@ -229,6 +234,11 @@ class KServeModelServing(ModelServing):
         predictor = current["spec"]["predictor"]
         uri = predictor["storageUris"][0]["uri"]
         return version, uri, metadata.get("annotations") or {}
+
+    def served_versions(self) -> dict[str, str]:
+        if self._current(self._client()) is None:
+            return {}
+        return super().served_versions()
 
     def current(self) -> dict:
         version, _, annotations = self._labels()
