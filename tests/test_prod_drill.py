@@ -138,6 +138,7 @@ def drill(s3_endpoint, postgres_url, redis_url, tmp_path, monkeypatch):
     finally:
         kube.stop()
         _drop_databases(postgres_url, names)
+        redis.Redis.from_url(redis_url).flushdb()
 
 
 def _run(instance, job_function, **kwargs) -> dg.DagsterRun:
