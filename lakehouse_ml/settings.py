@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     io_manager_uri: str = Field("s3://lakehouse/dagster-io", description="prod: step outputs (s3://)")
     reports_uri: str | None = Field(None, description="where HTML reports are published; unset: reports_dir")
     iceberg_scope: str = Field(POLARIS_SCOPE, description="OAuth scope of the Iceberg REST catalog token")
+    iceberg_catalog: Literal["rest", "sql"] = Field(
+        "rest",
+        description="prod Iceberg catalog: REST (Polaris) or SQL (LAKEHOUSE_ICEBERG_SQL_URI)",
+    )
 
     @field_validator("home")
     @classmethod

@@ -1,7 +1,8 @@
 """``pod_executor``: Dagster's step-delegating executor with a step handler that runs each step the way
 ``k8s_job_executor`` does, but as a local process: ``dagster api execute_step`` with the step's own
-environment and its own empty ``LAKEHOUSE_HOME`` and ``TMPDIR``, so no local path is shared between
-steps. Used by the prod hand-off tests; the run needs a persistent instance (PostgreSQL here)."""
+environment and its own empty ``LAKEHOUSE_HOME`` and ``TMPDIR``, deleted when the step ends, so no
+local path is shared between steps. Used by the prod hand-off tests; the run needs a persistent
+instance (PostgreSQL here)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ from dagster._core.executor.step_delegating import (
 )
 
 SCRATCH_ROOT_VARIABLE = "LAKEHOUSE_POD_SCRATCH_ROOT"  # where each "pod" gets its empty scratch folder
+# The step's command, then its scratch deleted, as a pod's disk goes with the pod: a path handed to a
+# later step cannot be read there. SIGTERM is passed on to the step.
+POD_LIFETIME = """
+import shutil, signal, subprocess, sys
+step = subprocess.Popen(sys.argv[2:])
+signal.signal(signal.SIGTERM, lambda *_: step.terminate())
+code = step.wait()
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+sys.exit(code)
+"""
 
 
 class ProcessStepHandler(StepHandler):
@@ -57,7 +68,9 @@ class ProcessStepHandler(StepHandler):
         for variable in args.get_command_env():
             env[variable["name"]] = variable["value"]
         command = args.get_command_args(skip_serialized_namedtuple=True)
-        self.processes[(run_id, step_key)] = subprocess.Popen(command, env=env, cwd=scratch / "home")
+        self.processes[(run_id, step_key)] = subprocess.Popen(
+            [sys.executable, "-c", POD_LIFETIME, str(scratch), *command], env=env, cwd=scratch / "home"
+        )
         yield DagsterEvent.step_worker_starting(
             step_handler_context.get_step_context(step_key),
             message=f'Executing step "{step_key}" in its own process with scratch {scratch}.',

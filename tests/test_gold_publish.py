@@ -79,3 +79,43 @@ def test_a_missing_gold_table_or_uri_is_named(iceberg, gold_bucket, monkeypatch)
     monkeypatch.delenv("LAKEHOUSE_GOLD_URI")
     with pytest.raises(dg.Failure, match="LAKEHOUSE_GOLD_URI"):
         publish_gold(MODEL, iceberg)
+
+
+def test_feast_reads_the_published_s3_gold_without_duckdb_extensions(
+    iceberg, gold_bucket, s3_endpoint, lakehouse_home
+):
+    """Point-in-time retrieval and materialization from the gold file on S3, read through s3fs: DuckDB's
+    httpfs extension is not installed here (nor downloadable in a pod)."""
+    import duckdb
+    import pandas as pd
+
+    from lakehouse_ml.assets.gold import publish_gold
+    from lakehouse_ml.features.apply import apply_definitions
+    from lakehouse_ml.features.gold import GoldSource
+    from lakehouse_ml.features.materialize import materialize_online
+    from lakehouse_ml.features.online import online_features
+    from lakehouse_ml.features.store import FEATURE_NAMES, feature_store
+    from lakehouse_ml.features.training_set import build_training_set
+    from lakehouse_ml.settings import Settings
+    from tests.features_fixtures import expected_as_of, latest_values
+
+    with duckdb.connect() as con:
+        httpfs = con.execute("select installed from duckdb_extensions() where extension_name = 'httpfs'")
+        assert httpfs.fetchall() in ([], [(False,)]), "the test means a DuckDB without httpfs"
+    frame = gold_frame(weekly_snapshots(datetime(2024, 3, 3, tzinfo=UTC), 3), 5)
+    iceberg_gold_table(iceberg, frame)
+    source = GoldSource(publish_gold(MODEL, iceberg)["parquet"].value, s3_endpoint)
+    store = feature_store(Settings.from_env())
+    apply_definitions(store, source)
+
+    entities = pd.DataFrame(
+        {"customer_id": ["c1", "c3"], "event_timestamp": pd.to_datetime(["2024-03-03", "2024-02-20"])}
+    )
+    result = build_training_set(store, entities)
+    ttl = store.get_feature_view("customer_features").ttl
+    for _, row in result.iterrows():
+        expected = expected_as_of(frame, row["customer_id"], row["event_timestamp"], ttl)
+        assert row[FEATURE_NAMES].tolist() == pytest.approx([expected[f] for f in FEATURE_NAMES])
+    materialize_online(store, source)
+    online = online_features(store, ["c2"])
+    assert online.loc[0, FEATURE_NAMES].tolist() == pytest.approx(latest_values(frame, "c2", FEATURE_NAMES))

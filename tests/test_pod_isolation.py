@@ -91,3 +91,7 @@ def test_each_step_runs_in_its_own_process_and_scratch_and_hands_over_through_s3
     homes = {Path(trained_step["home"]), Path(registered_step["home"])}
     assert len(homes) == 2 and all(home.parent.parent == tmp_path / "pods" for home in homes)
     assert trained_step["tmp"] != registered_step["tmp"]
+    deadline = time.monotonic() + 30
+    while Path(trained_step["home"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(trained_step["home"]).exists(), "a pod's disk outlived its step"

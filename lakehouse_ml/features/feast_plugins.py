@@ -19,7 +19,10 @@ which the compiled sqlglot (``sqlglotc``, pulled in by dagster-dbt's ``sqlglot[r
 "TypeError: ... Expr or None object expected; got str". (Feast's other hook, an SQL cut-off through
 ``Table.sql``, fails on duckdb 2's missing ``fetch_arrow_table``.) ``LakehouseDuckDBOfflineStore``
 makes the compiler wrap the unit in ``sge.Var`` as ibis's base compiler does (a process-wide fix of
-that one method, applied on first use), then joins as Feast does.
+that one method, applied on first use), then joins as Feast does. ``s3://`` Parquet sources (the
+prod gold file) are read through s3fs rather than DuckDB's ``httpfs`` extension: the endpoint and
+credentials come from ``lakehouse_ml.storage`` like every other S3 reader, and no DuckDB extension
+has to be installed (or downloaded) in the pods.
 """
 
 from __future__ import annotations
@@ -175,10 +178,112 @@ class LakehouseDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
     type: StrictStr = "lakehouse_ml.features.feast_plugins.LakehouseDuckDBOfflineStore"
 
 
+def read_source(data_source, repo_path: str):
+    """An ``s3://`` Parquet source read through s3fs (``lakehouse_ml.storage``: the one S3 endpoint
+    setting, the AWS credential chain) into an ibis memtable; anything else as Feast reads it."""
+    from feast.infra.offline_stores import duckdb as feast_duckdb
+
+    path = getattr(data_source, "path", "") or ""
+    if not path.startswith("s3://"):
+        return feast_duckdb._read_data_source(data_source, repo_path)
+    import ibis
+    import pyarrow.parquet as pq
+
+    from lakehouse_ml.storage import s3_endpoint, s3_filesystem
+
+    endpoint = getattr(data_source, "s3_endpoint_override", None) or s3_endpoint()
+    with s3_filesystem(endpoint).open(path.removeprefix("s3://"), "rb") as handle:
+        return ibis.memtable(pq.read_table(handle))
+
+
 class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
-    """Feast's duckdb offline store, with ttl intervals that compile (see the module docstring)."""
+    """Feast's duckdb offline store, with ttl intervals that compile and S3 sources read through s3fs
+    (see the module docstring)."""
 
     @staticmethod
-    def get_historical_features(*args, **kwargs):
+    def get_historical_features(
+        config,
+        feature_views,
+        feature_refs,
+        entity_df,
+        registry,
+        project,
+        full_feature_names=False,
+        filter_by_created_timestamp=False,
+    ):
+        from feast.infra.offline_stores import duckdb as feast_duckdb
+        from feast.infra.offline_stores.ibis import get_historical_features_ibis
+
         _wrap_interval_units()
-        return DuckDBOfflineStore.get_historical_features(*args, **kwargs)
+        return get_historical_features_ibis(
+            config=config,
+            feature_views=feature_views,
+            feature_refs=feature_refs,
+            entity_df=entity_df,
+            registry=registry,
+            project=project,
+            full_feature_names=full_feature_names,
+            data_source_reader=read_source,
+            data_source_writer=feast_duckdb._write_data_source,
+            staging_location=config.offline_store.staging_location,
+            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            filter_by_created_timestamp=filter_by_created_timestamp,
+        )
+
+    @staticmethod
+    def pull_latest_from_table_or_query(
+        config,
+        data_source,
+        join_key_columns,
+        feature_name_columns,
+        timestamp_field,
+        created_timestamp_column,
+        start_date,
+        end_date,
+    ):
+        from feast.infra.offline_stores import duckdb as feast_duckdb
+        from feast.infra.offline_stores.ibis import pull_latest_from_table_or_query_ibis
+
+        return pull_latest_from_table_or_query_ibis(
+            config=config,
+            data_source=data_source,
+            join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns,
+            timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column,
+            start_date=start_date,
+            end_date=end_date,
+            data_source_reader=read_source,
+            data_source_writer=feast_duckdb._write_data_source,
+            staging_location=config.offline_store.staging_location,
+            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+        )
+
+    @staticmethod
+    def pull_all_from_table_or_query(
+        config,
+        data_source,
+        join_key_columns,
+        feature_name_columns,
+        timestamp_field,
+        created_timestamp_column=None,
+        start_date=None,
+        end_date=None,
+    ):
+        from feast.infra.offline_stores import duckdb as feast_duckdb
+        from feast.infra.offline_stores.ibis import pull_all_from_table_or_query_ibis
+
+        return pull_all_from_table_or_query_ibis(
+            config=config,
+            data_source=data_source,
+            join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns,
+            timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column,
+            start_date=start_date,
+            end_date=end_date,
+            data_source_reader=read_source,
+            data_source_writer=feast_duckdb._write_data_source,
+            staging_location=config.offline_store.staging_location,
+            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+        )

@@ -1,4 +1,6 @@
-"""Iceberg catalog: pyiceberg SQL catalog on sqlite locally, REST catalog (Polaris) in prod."""
+"""Iceberg catalog: pyiceberg SQL catalog on sqlite locally; in prod the REST catalog (Polaris) or,
+with ``LAKEHOUSE_ICEBERG_CATALOG=sql``, pyiceberg's SQL catalog on a database every pod reaches
+(PostgreSQL, ``LAKEHOUSE_ICEBERG_SQL_URI``) with the warehouse in object storage."""
 
 from __future__ import annotations
 
@@ -59,11 +61,37 @@ class RestIcebergCatalog(IcebergCatalog):
         return RestCatalog(CATALOG_NAME, **properties)
 
 
+class SqlIcebergCatalog(IcebergCatalog):
+    """pyiceberg's ``SqlCatalog`` on a shared database (SQLAlchemy URL) with an ``s3://`` warehouse."""
+
+    uri: str
+    warehouse: str
+    s3_endpoint: str | None = None
+
+    def catalog(self):
+        from pyiceberg.catalog.sql import SqlCatalog
+
+        properties = {"uri": self.uri, "warehouse": self.warehouse}
+        if self.s3_endpoint:
+            properties["s3.endpoint"] = self.s3_endpoint
+        return SqlCatalog(CATALOG_NAME, **properties)
+
+
 def local_iceberg(settings: Settings) -> LocalIcebergCatalog:
     return LocalIcebergCatalog(iceberg_dir=str(settings.iceberg_dir))
 
 
-def prod_iceberg(settings: Settings) -> RestIcebergCatalog:
+def prod_iceberg(settings: Settings) -> IcebergCatalog:
+    if settings.iceberg_catalog == "sql":
+        if not settings.iceberg_warehouse:
+            raise ValueError(
+                "LAKEHOUSE_ICEBERG_WAREHOUSE (s3://...) is required with LAKEHOUSE_ICEBERG_CATALOG=sql"
+            )
+        return SqlIcebergCatalog(
+            uri=dg.EnvVar("LAKEHOUSE_ICEBERG_SQL_URI"),
+            warehouse=settings.iceberg_warehouse,
+            s3_endpoint=settings.s3_endpoint,
+        )
     return RestIcebergCatalog(
         uri=dg.EnvVar("LAKEHOUSE_ICEBERG_REST_URI"),
         warehouse=settings.iceberg_warehouse,

@@ -65,49 +65,57 @@ class DuckDBQueryEngine(QueryEngine):
             con.close()
 
     def _predictions_arrow(self, since: date | None):
-        from pyiceberg.exceptions import NoSuchTableError
-        from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
-
         from lakehouse_ml.predictions.catalog import catalog_db, local_catalog
 
         database = catalog_db(Path(self.iceberg_dir))
-        missing = ValueError(
-            f"Iceberg table {self.predictions_table} does not exist in catalog {database}; "
-            "materialize churn_predictions first"
-        )
-        if not database.exists():
-            raise missing
-        try:
-            table = local_catalog(Path(self.iceberg_dir)).load_table(self.predictions_table)
-        except NoSuchTableError as err:
-            raise missing from err
-        # a filter on the partition source column: pyiceberg skips the day partitions before `since`
-        selection = (
-            AlwaysTrue()
-            if since is None
-            else GreaterThanOrEqual("prediction_timestamp", f"{since}T00:00:00+00:00")
-        )
-        return table.scan(row_filter=selection).to_arrow()
+        catalog = local_catalog(Path(self.iceberg_dir)) if database.exists() else None
+        return predictions_arrow(catalog, self.predictions_table, since, str(database))
 
     def _attach_warehouse(self, con, wanted: set[str]) -> dict[str, str]:
-        if not Path(self.warehouse_path).exists():
-            raise ValueError(
-                f"DuckDB warehouse {self.warehouse_path} does not exist; build the dbt models first"
-            )
-        con.execute(f"ATTACH '{self.warehouse_path}' AS wh (READ_ONLY)")
-        tables = {}
-        for key in sorted(wanted):
-            name = WAREHOUSE_TABLES[key]
-            rows = con.execute(
-                "SELECT schema_name FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ? "
-                "UNION ALL "
-                "SELECT schema_name FROM duckdb_views() WHERE database_name = 'wh' AND view_name = ?",
-                [name, name],
-            ).fetchall()
-            if not rows:
-                raise ValueError(f"table {name} is not in the warehouse {self.warehouse_path}")
-            tables[key] = f'wh."{rows[0][0]}"."{name}"'
-        return tables
+        return attach_warehouse(con, self.warehouse_path, wanted)
+
+
+def predictions_arrow(catalog, table_name: str, since: date | None, where: str):
+    """The prediction log from ``catalog`` (pyiceberg; None: no catalog yet), from day ``since`` on."""
+    from pyiceberg.exceptions import NoSuchTableError
+    from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
+
+    missing = ValueError(
+        f"Iceberg table {table_name} does not exist in catalog {where}; materialize churn_predictions first"
+    )
+    if catalog is None:
+        raise missing
+    try:
+        table = catalog.load_table(table_name)
+    except NoSuchTableError as err:
+        raise missing from err
+    # a filter on the partition source column: pyiceberg skips the day partitions before `since`
+    selection = (
+        AlwaysTrue()
+        if since is None
+        else GreaterThanOrEqual("prediction_timestamp", f"{since}T00:00:00+00:00")
+    )
+    return table.scan(row_filter=selection).to_arrow()
+
+
+def attach_warehouse(con, warehouse_path: str, wanted: set[str]) -> dict[str, str]:
+    """Attach the DuckDB file read-only as ``wh``; the qualified name of each wanted table."""
+    if not Path(warehouse_path).exists():
+        raise ValueError(f"DuckDB warehouse {warehouse_path} does not exist; build the dbt models first")
+    con.execute(f"ATTACH '{warehouse_path}' AS wh (READ_ONLY)")
+    tables = {}
+    for key in sorted(wanted):
+        name = WAREHOUSE_TABLES[key]
+        rows = con.execute(
+            "SELECT schema_name FROM duckdb_tables() WHERE database_name = 'wh' AND table_name = ? "
+            "UNION ALL "
+            "SELECT schema_name FROM duckdb_views() WHERE database_name = 'wh' AND view_name = ?",
+            [name, name],
+        ).fetchall()
+        if not rows:
+            raise ValueError(f"table {name} is not in the warehouse {warehouse_path}")
+        tables[key] = f'wh."{rows[0][0]}"."{name}"'
+    return tables
 
 
 class TrinoQueryEngine(QueryEngine):
