@@ -135,7 +135,8 @@ from lakehouse_ml.serving.onnx_compile import compile_pipeline
 from lakehouse_ml.training.models import build_model
 train = pd.read_parquet(sys.argv[1])
 names = [c for c in train.columns if c != "churned"]
-pipeline = build_model(sys.argv[2], {}, names, ["customer_segment"], seed=0).fit(train[names], train["churned"])
+model = build_model(sys.argv[2], {}, names, ["customer_segment"], seed=0)
+pipeline = model.fit(train[names], train["churned"])
 print(hashlib.sha256(compile_pipeline(pipeline, names, ["customer_segment"])).hexdigest())
 """
 
