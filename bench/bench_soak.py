@@ -79,6 +79,7 @@ def main() -> None:
     rps = float(os.environ.get("BENCH_SOAK_RPS", "500"))
     load_every = float(os.environ.get("BENCH_SOAK_LOAD_EVERY", "60"))
     window = min(60.0, seconds / 10)
+    load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         model_dir = write_model(root / "models" / "v1", seed=1)
@@ -163,7 +164,8 @@ def main() -> None:
             "acknowledged_missing_from_iceberg": len(set(acknowledged) - set(ids)),
             "windows": windows,
             "resources": resources,
-            "note": "shared 2-core machine: seven other engineers' tests ran at the same time",
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": os.getloadavg(),
         },
     )
 
