@@ -196,6 +196,18 @@ def read_source(data_source, repo_path: str):
         return ibis.memtable(pq.read_table(handle))
 
 
+def _source_io(config) -> dict:
+    """How every offline read finds and stages its data: ``read_source``, Feast's duckdb writer."""
+    from feast.infra.offline_stores import duckdb as feast_duckdb
+
+    return {
+        "data_source_reader": read_source,
+        "data_source_writer": feast_duckdb._write_data_source,
+        "staging_location": config.offline_store.staging_location,
+        "staging_location_endpoint_override": config.offline_store.staging_location_endpoint_override,
+    }
+
+
 class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
     """Feast's duckdb offline store, with ttl intervals that compile and S3 sources read through s3fs
     (see the module docstring)."""
@@ -211,7 +223,6 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
         full_feature_names=False,
         filter_by_created_timestamp=False,
     ):
-        from feast.infra.offline_stores import duckdb as feast_duckdb
         from feast.infra.offline_stores.ibis import get_historical_features_ibis
 
         _wrap_interval_units()
@@ -223,10 +234,7 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
             registry=registry,
             project=project,
             full_feature_names=full_feature_names,
-            data_source_reader=read_source,
-            data_source_writer=feast_duckdb._write_data_source,
-            staging_location=config.offline_store.staging_location,
-            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            **_source_io(config),
             filter_by_created_timestamp=filter_by_created_timestamp,
         )
 
@@ -241,7 +249,6 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
         start_date,
         end_date,
     ):
-        from feast.infra.offline_stores import duckdb as feast_duckdb
         from feast.infra.offline_stores.ibis import pull_latest_from_table_or_query_ibis
 
         return pull_latest_from_table_or_query_ibis(
@@ -253,10 +260,7 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
             created_timestamp_column=created_timestamp_column,
             start_date=start_date,
             end_date=end_date,
-            data_source_reader=read_source,
-            data_source_writer=feast_duckdb._write_data_source,
-            staging_location=config.offline_store.staging_location,
-            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            **_source_io(config),
         )
 
     @staticmethod
@@ -270,7 +274,6 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
         start_date=None,
         end_date=None,
     ):
-        from feast.infra.offline_stores import duckdb as feast_duckdb
         from feast.infra.offline_stores.ibis import pull_all_from_table_or_query_ibis
 
         return pull_all_from_table_or_query_ibis(
@@ -282,8 +285,5 @@ class LakehouseDuckDBOfflineStore(DuckDBOfflineStore):
             created_timestamp_column=created_timestamp_column,
             start_date=start_date,
             end_date=end_date,
-            data_source_reader=read_source,
-            data_source_writer=feast_duckdb._write_data_source,
-            staging_location=config.offline_store.staging_location,
-            staging_location_endpoint_override=config.offline_store.staging_location_endpoint_override,
+            **_source_io(config),
         )
