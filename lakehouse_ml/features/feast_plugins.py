@@ -69,7 +69,7 @@ class LakehouseSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
     path: StrictStr = Field(default_factory=_default_online_path)
 
 
-def _join_key_types(view: FeatureView) -> dict[str, object]:
+def join_key_types(view: FeatureView) -> dict[str, object]:
     return {column.name: column.dtype.to_value_type() for column in view.entity_columns}
 
 
@@ -81,7 +81,7 @@ class LakehouseSqliteOnlineStore(SqliteOnlineStore):
         return (
             not store.vector_enabled
             and not getattr(store, "enable_openai_compatible_store", False)
-            and sqlite_online_write.supports(view, _join_key_types(view))
+            and sqlite_online_write.supports(view, join_key_types(view))
         )
 
     def online_write_arrow(self, config: RepoConfig, view: FeatureView, data: pa.Table) -> int:
@@ -92,7 +92,7 @@ class LakehouseSqliteOnlineStore(SqliteOnlineStore):
             table_name,
             data,
             view,
-            _join_key_types(view),
+            join_key_types(view),
             config.entity_key_serialization_version,
         )
 

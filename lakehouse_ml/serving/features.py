@@ -20,15 +20,15 @@ class OnlineFeatures:
 
     def __init__(self, store, feature_service: str = FEATURE_SERVICE):
         self._store = store
-        _fail_fast_on_redis(store)
-        self._service = store.get_feature_service(feature_service)
         self._online_store = store._get_provider().online_store
+        _fail_fast_on_redis(self._online_store, store.config.online_store)
+        self._service = store.get_feature_service(feature_service)
+        views = [store.get_feature_view(p.name) for p in self._service.feature_view_projections]
         self._views = [
-            (store.get_feature_view(projection.name), [feature.name for feature in projection.features])
-            for projection in self._service.feature_view_projections
+            (view, [feature.name for feature in projection.features], _entity_key_type(view))
+            for view, projection in zip(views, self._service.feature_view_projections, strict=True)
         ]
-        self._key_types = [_entity_key_type(view) for view, _ in self._views]
-        self.available = {name for _, names in self._views for name in names}
+        self.available = {name for _, names, _ in self._views for name in names}
 
     def missing(self, feature_names: Sequence[str]) -> list[str]:
         """Feature names the model needs that the feature service does not serve."""
@@ -56,7 +56,7 @@ class OnlineFeatures:
 
         values: list[dict] = [{} for _ in customer_ids]
         config = self._store.config
-        for (view, names), key_type in zip(self._views, self._key_types, strict=True):
+        for view, names, key_type in self._views:
             keys = [
                 EntityKey(join_keys=[ENTITY_KEY], entity_values=[proto])
                 for proto in _entity_values(key_type, customer_ids)
@@ -83,8 +83,9 @@ def _python_value(proto):
 
 
 def _entity_key_type(view):
-    [column] = [c for c in view.entity_columns if c.name == ENTITY_KEY]
-    return column.dtype.to_value_type()
+    from lakehouse_ml.features.feast_plugins import join_key_types
+
+    return join_key_types(view)[ENTITY_KEY]
 
 
 def _entity_values(key_type, customer_ids: Sequence[str]) -> list:
@@ -97,18 +98,17 @@ def _entity_values(key_type, customer_ids: Sequence[str]) -> list:
     return python_values_to_proto_values(list(customer_ids), key_type)
 
 
-def _fail_fast_on_redis(store) -> None:
+def _fail_fast_on_redis(online_store, online_config) -> None:
     """One attempt per Redis command. redis-py retries a failed command 3 times with backoff of up to
     10 s, so with Redis away a request hung well past the socket timeouts (12 s measured) and then
     succeeded once Redis was back; with one attempt it is a 503 within the timeout, and the next request
     reconnects by itself."""
-    online_store = store._get_provider().online_store
     if type(online_store).__name__ != "RedisOnlineStore":
         return
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    online_store._get_client(store.config.online_store).set_retry(Retry(NoBackoff(), 0))
+    online_store._get_client(online_config).set_retry(Retry(NoBackoff(), 0))
 
 
 def open_feature_store(repo_path: str | None):
