@@ -142,6 +142,11 @@ def test_weekly_incremental_builds_equal_a_full_refresh(tmp_path: Path) -> None:
     dbt_build(weekly)
     assert set_lifetime_value(weekly, marked) == -1.0
     parquet = gold_tables(weekly, "parquet")
+    for model in GOLD:  # the files are in snapshot-day order as written, without a sort of the whole table
+        written = pd.read_parquet(
+            weekly / "gold" / f"{model}.parquet", columns=["event_timestamp", "customer_id"]
+        )
+        pd.testing.assert_frame_equal(written, written.sort_values(["event_timestamp", "customer_id"]))
     features = parquet["fct_customer_features"]
     old_row = (features.customer_id == "c000") & (features.event_timestamp == pd.Timestamp(FIRST_DAY_BUILT))
     assert features.loc[old_row, "lifetime_value"].tolist() == [-1.0]

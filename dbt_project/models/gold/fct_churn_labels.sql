@@ -23,6 +23,10 @@ label_days as (
 daily_orders as (
     select customer_id, {{ day_number('order_ts') }} as day_number, count(*) as orders
     from {{ ref('fct_orders') }}
+    {%- if is_incremental() %}
+    {#- a label for D >= the window start only sees orders from D + 1 day on -#}
+    where order_ts >= {{ midnight_timestamp(gold_window_start_day(horizon) + 1) }}
+    {%- endif %}
     group by 1, 2
 ),
 
@@ -52,3 +56,4 @@ select
     cast(case when coalesce(orders_in_horizon, 0) = 0 then 1 else 0 end as integer) as churned
 from windowed
 where is_snapshot
+{{ gold_storage_order() }}
