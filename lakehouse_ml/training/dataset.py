@@ -112,15 +112,8 @@ def categorical_columns(frame: pd.DataFrame, feature_names: list[str]) -> list[s
 
 def entity_frames(labels: pd.DataFrame, config: SplitConfig) -> tuple[TimeSplit, pd.DataFrame, pd.DataFrame]:
     """Split the labels by time; the training side is subsampled deterministically when large."""
-    missing = {"customer_id", "event_timestamp", LABEL} - set(labels.columns)
-    if missing:
-        raise TrainingDataError(f"fct_churn_labels lacks column(s) {sorted(missing)}")
-    split = _time_split(snapshot_days(labels["event_timestamp"]), config)
-    train = labels[on_days(labels["event_timestamp"], split.train_days)]
-    evaluation = labels[on_days(labels["event_timestamp"], split.eval_days)]
-    if len(train) > config.max_training_rows:
-        train = keyed_sample(train, config.max_training_rows, config.seed)
-    return split, _ordered(train), _ordered(evaluation)
+    _require_label_columns(labels)
+    return _split_entities(labels, _time_split(snapshot_days(labels["event_timestamp"]), config), config)
 
 
 def read_entity_frames(
@@ -130,7 +123,23 @@ def read_entity_frames(
     split comes from the day column, so training reads its window, not the whole history."""
     split = _time_split(gold_snapshot_days(gold_uri, "fct_churn_labels", storage_options), config)
     labels = read_gold(gold_uri, "fct_churn_labels", storage_options, split.train_days + split.eval_days)
-    return entity_frames(labels, config)
+    _require_label_columns(labels)
+    return _split_entities(labels, split, config)
+
+
+def _require_label_columns(labels: pd.DataFrame) -> None:
+    missing = {"customer_id", "event_timestamp", LABEL} - set(labels.columns)
+    if missing:
+        raise TrainingDataError(f"fct_churn_labels lacks column(s) {sorted(missing)}")
+
+
+def _split_entities(
+    labels: pd.DataFrame, split: TimeSplit, config: SplitConfig
+) -> tuple[TimeSplit, pd.DataFrame, pd.DataFrame]:
+    numbers = day_numbers(labels["event_timestamp"])
+    train = labels[np.isin(numbers, _as_day_numbers(split.train_days))]
+    evaluation = labels[np.isin(numbers, _as_day_numbers(split.eval_days))]
+    return split, _ordered(keyed_sample(train, config.max_training_rows, config.seed)), _ordered(evaluation)
 
 
 def _time_split(days: list[date], config: SplitConfig) -> TimeSplit:
@@ -146,8 +155,11 @@ def day_numbers(timestamps: pd.Series) -> np.ndarray:
 
 def on_days(timestamps: pd.Series, days: Iterable[date]) -> np.ndarray:
     """Which timestamps fall on one of ``days``."""
-    wanted = np.array([np.datetime64(d, "D") for d in days], dtype="datetime64[D]").astype("int64")
-    return np.isin(day_numbers(timestamps), wanted)
+    return np.isin(day_numbers(timestamps), _as_day_numbers(days))
+
+
+def _as_day_numbers(days: Iterable[date]) -> np.ndarray:
+    return np.array([np.datetime64(d, "D") for d in days], dtype="datetime64[D]").astype("int64")
 
 
 def keyed_sample(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -4,7 +4,8 @@
     days from the window start on, i.e. labels whose horizon closed since the last run or still sees the
     lookback window (macros/incremental_gold.sql). -#}
 {%- set horizon = var('label_horizon_days') | int -%}
-{{ config(pre_hook=gold_pre_hooks(var('label_horizon_days') | int)) }}
+{{ config(pre_hook=gold_pre_hooks(horizon)) }}
+{%- set window_start = gold_window_start_day(horizon) %}
 
 with customers as (
     select customer_id, {{ day_number('signup_ts') }} as signup_day_number
@@ -15,17 +16,17 @@ label_days as (
     select day_number
     from {{ ref('snapshot_days') }}
     where is_grid_day and day_number + {{ horizon }} <= as_of_day_number
-    {%- if is_incremental() %}
-        and day_number >= {{ gold_window_start_day(horizon) }}
+    {%- if window_start is not none %}
+        and day_number >= {{ window_start }}
     {%- endif %}
 ),
 
 daily_orders as (
     select customer_id, {{ day_number('order_ts') }} as day_number, count(*) as orders
     from {{ ref('fct_orders') }}
-    {%- if is_incremental() %}
+    {%- if window_start is not none %}
     {#- a label for D >= the window start only sees orders from D + 1 day on -#}
-    where order_ts >= {{ midnight_timestamp(gold_window_start_day(horizon) + 1) }}
+    where order_ts >= {{ midnight_timestamp(window_start + 1) }}
     {%- endif %}
     group by 1, 2
 ),
