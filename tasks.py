@@ -72,7 +72,7 @@ def setup() -> dict[str, str]:
     # otherwise recompile dagster, feast and pandas on import.
     _run([UV, "sync", "--frozen", "--quiet", "--compile-bytecode", "--python", sys.executable], env=env)
     _ensure_manifest(env)
-    _run([VENV_BIN / "python", "-m", "lakehouse_ml.instance"], env=env, stdout=subprocess.DEVNULL)
+    _run([VENV_BIN / "python", "-m", "lakehouse_ml.orchestration.instance"], env=env, stdout=subprocess.DEVNULL)
     return env
 
 

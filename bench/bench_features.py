@@ -6,7 +6,7 @@
   Feast's own local engine on the same gold (``batch_engine: local``), which the project's engine
   replaces (``lakehouse_ml.features.sqlite_online_write``).
 - online lookup latency p50/p99 for 1 and 100 entities through the SDK (``get_online_features``) and
-  through ``lakehouse_ml.features.online.online_features`` (DataFrame); baseline: a direct read of the
+  through ``lakehouse_ml.features.online_sdk.online_features`` (DataFrame); baseline: a direct read of the
   same online store (the SQL query Feast runs / one pipelined HMGET, plus protobuf decoding).
 - historical retrieval (``build_training_set``) for 100k entity rows; baseline: one DuckDB ASOF JOIN of
   the entity frame against the gold Parquet.
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from bench.common import percentile, report, timed
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 LAST_SNAPSHOT = datetime(2024, 6, 2)
@@ -260,7 +260,7 @@ def direct_reader(store, online: str):
 def bench_lookups(customers: int, online: str, repeats: int) -> dict[str, object]:
     from lakehouse_ml.features.gold import gold_source
     from lakehouse_ml.features.materialize import materialize_online
-    from lakehouse_ml.features.online import online_features
+    from lakehouse_ml.features.online_sdk import online_features
     from lakehouse_ml.features.store import FEATURE_SERVICE
 
     rng = np.random.default_rng(1)

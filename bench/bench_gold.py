@@ -23,7 +23,7 @@ SETUP = """
 import dagster as dg
 from lakehouse_ml.assets import gold, raw
 from lakehouse_ml.resources import build_resources
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 wanted = ("landing_zone", "warehouse", "dbt", "iceberg")
 resources = {k: v for k, v in build_resources(Settings.from_env()).items() if k in wanted}
 """

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from bench.common import report
+from lakehouse_ml.platform.settings import project_root
 from lakehouse_ml.registry.reproduce import extract_revision
 from lakehouse_ml.resources.warehouse import DBT_PROJECT_DIR, dbt_executable
-from lakehouse_ml.settings import project_root
 
 BASELINE_REVISION = "3377d03"
 CUSTOMERS = int(os.environ.get("BENCH_GOLD_REPRO_CUSTOMERS", "20000"))
@@ -32,7 +32,7 @@ LOAD_RAW = """
 import dagster as dg
 from lakehouse_ml.assets import raw
 from lakehouse_ml.resources import build_resources
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 wanted = ("landing_zone", "warehouse")
 resources = {k: v for k, v in build_resources(Settings.from_env()).items() if k in wanted}
 assert dg.materialize([raw.raw_landing_zone], resources=resources).success

@@ -1,6 +1,6 @@
 """Gold data tests of a weekly incremental run: scoped to the rebuilt window against the whole table.
 
-The simulated history of tests/test_gold_incremental.py (late orders included) at
+The simulated history of tests/gold/test_incremental.py (late orders included) at
 ``BENCH_GOLD_TESTS_CUSTOMERS`` customers (default 10k): a first build, one weekly load, an incremental
 ``dbt build`` whose gold tests read only the window (what the pipeline runs), then, as the same-run
 baseline, the same gold tests over the whole table (the window record set to null, as after a full build:
@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.common import report
 from lakehouse_ml.ingest.warehouse import duckdb_load_raw
 from lakehouse_ml.resources.warehouse import DBT_PROJECT_DIR, dbt_executable
-from tests.test_gold_incremental import WEEKLY_AS_OF, landed, new_home, simulated_history
+from tests.support.gold_history import WEEKLY_AS_OF, landed, new_home, simulated_history
 
 GOLD = ("fct_customer_features", "fct_churn_labels")
 

@@ -30,10 +30,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.common import percentile, report
+from lakehouse_ml.model_artifact import COMPILED_FILE
+from lakehouse_ml.model_artifact.onnx_compile import compile_model_folder
 from lakehouse_ml.serving.deployment import Deployment, write_deployment
-from lakehouse_ml.serving.onnx_compile import COMPILED_FILE, compile_model_folder
-from lakehouse_ml.serving.sample import write_feature_repo, write_simulated_gold, write_trained_models
 from lakehouse_ml.training.models import FAMILIES
+from tests.support.model_builders import write_feature_repo, write_simulated_gold, write_trained_models
 
 PATH = b"/v1/models/churn-predictor:predict"
 HISTORY_DAYS = 365

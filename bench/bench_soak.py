@@ -27,7 +27,7 @@ from lakehouse_ml.predictions.spool_loader import load_spool
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.process import LocalServer
-from lakehouse_ml.serving.sample import write_feature_repo, write_model
+from tests.support.model_builders import write_feature_repo, write_model
 
 CUSTOMERS = 1000
 WORKERS = 32

@@ -30,10 +30,10 @@ def in_process(home: Path, arguments) -> float:
 
 
 def measure(customers: int, source: str, pipeline_root: Path) -> dict[str, object]:
-    from lakehouse_ml.settings import Settings
+    from lakehouse_ml.platform.settings import Settings
     from lakehouse_ml.training.pipeline import PipelineArguments
     from lakehouse_ml.training.runner import run_local
-    from lakehouse_ml.training.synthetic_gold import write_synthetic_gold
+    from tests.support.synthetic_gold import write_synthetic_gold
 
     home = Path(tempfile.mkdtemp(prefix=f"bench-training-{customers}-"))
     os.environ["LAKEHOUSE_HOME"] = str(home)

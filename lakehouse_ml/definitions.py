@@ -12,10 +12,10 @@ from lakehouse_ml.assets.monitoring import (
     performance,
     prediction_drift,
 )
-from lakehouse_ml.jobs import retrain_churn_model
+from lakehouse_ml.orchestration.jobs import retrain_churn_model
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.sensors import SCHEDULES, SENSORS
-from lakehouse_ml.settings import Settings
 
 settings = Settings.from_env()
 

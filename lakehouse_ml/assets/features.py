@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from lakehouse_ml.platform.service_errors import naming_unavailable_services
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.feature_store import FeatureStoreResource
-from lakehouse_ml.services import naming_unavailable_services
-from lakehouse_ml.settings import Settings
 
 GOLD_FEATURES = dg.AssetKey("fct_customer_features")
 ONLINE_KIND = "sqlite" if Settings.from_env().profile == "local" else "redis"

@@ -10,11 +10,11 @@ import yaml
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS
-from lakehouse_ml.pools import WAREHOUSE_POOL
+from lakehouse_ml.orchestration.pools import WAREHOUSE_POOL
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.platform.settings import GOLD_URI_REQUIRED, Settings
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.warehouse import ENGINES, VenvDbtProjectPreparer, build_dbt_project
-from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
 
 PROFILE = Settings.from_env().profile
 ENGINE = ENGINES[PROFILE]

@@ -7,7 +7,7 @@ from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
 from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
 from lakehouse_ml.predictions.table import IDENTIFIER
 from lakehouse_ml.resources.iceberg import IcebergCatalog
-from lakehouse_ml.resources.serving import ModelServing
+from lakehouse_ml.resources.model_server import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
 

@@ -3,11 +3,11 @@
 import dagster as dg
 
 from lakehouse_ml.ingest import DATASETS, landing_zone_is_empty, read_dataset, validate_landing_zone
-from lakehouse_ml.pools import WAREHOUSE_POOL
+from lakehouse_ml.orchestration.pools import WAREHOUSE_POOL
+from lakehouse_ml.platform.service_errors import naming_unavailable_services
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.landing_zone import LandingZone
 from lakehouse_ml.resources.warehouse import ENGINES, Warehouse
-from lakehouse_ml.services import naming_unavailable_services
-from lakehouse_ml.settings import Settings
 
 TIME_COLUMNS = {"customers": "signup_ts", "orders": "order_ts"}
 KINDS = {"parquet", ENGINES[Settings.from_env().profile]}

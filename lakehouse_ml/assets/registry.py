@@ -3,9 +3,10 @@
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_ml.pools import REGISTRY_POOL
+from lakehouse_ml.model_artifact import TRAINING_SET_FILE
+from lakehouse_ml.orchestration.pools import REGISTRY_POOL
+from lakehouse_ml.platform.storage import local_folder
 from lakehouse_ml.resources.registry import ModelRegistryResource
-from lakehouse_ml.storage import local_folder
 
 GROUP = "registry"
 
@@ -39,7 +40,7 @@ def model_version(churn_model: dict, model_registry: ModelRegistryResource) -> d
             "registry": dg.MetadataValue.path(str(registry.root)),
             "dvc_remote": model_registry.remote_url,
             "training_set_md5": lineage["training_set_md5"],
-            "training_set_sha256": lineage["artifact_sha256"]["training_set.parquet"],
+            "training_set_sha256": lineage["artifact_sha256"][TRAINING_SET_FILE],
             "kfp_run_id": lineage["kfp_run_id"],
             "serving_runtime": serving["runtime"],
             "onnx_parity_max_abs_diff": float(parity.get("max_abs_diff", float("nan"))),

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_ml.pools import DEPLOYMENT_POOL
+from lakehouse_ml.orchestration.pools import DEPLOYMENT_POOL
 from lakehouse_ml.predictions.batch import active_customers_sql
+from lakehouse_ml.resources.model_server import ModelServing
 from lakehouse_ml.resources.registry import ModelRegistryResource
-from lakehouse_ml.resources.serving import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
 GROUP = "serving"

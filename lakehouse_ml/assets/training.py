@@ -5,8 +5,9 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS, FeatureSource
-from lakehouse_ml.resources.kfp import TrainingPipelineRunner
+from lakehouse_ml.model_artifact import METADATA_FILE
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS, FeatureSource
+from lakehouse_ml.resources.training_pipeline import TrainingPipelineRunner
 
 GROUP = "training"
 UPSTREAM = [
@@ -58,7 +59,7 @@ def churn_model(
         raise dg.Failure(f"training data check failed, no pipeline launched: {err}") from err
     context.log.info(f"training plan: {plan}")
     run = training_pipeline.run(arguments)
-    metadata = json.loads((run.model_dir / "metadata.json").read_text())
+    metadata = json.loads((run.model_dir / METADATA_FILE).read_text())
     lineage = build_lineage(
         training_pipeline.gold_uri,
         run.run_id,

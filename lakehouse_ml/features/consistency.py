@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lakehouse_ml.features.gold import ENTITY_KEY, GoldSource, customers_between
-from lakehouse_ml.features.online import online_features
-from lakehouse_ml.features.store import FEATURE_NAMES
+from lakehouse_ml.features.gold import GoldSource, customers_between
+from lakehouse_ml.features.online_sdk import online_features
+from lakehouse_ml.features.store import ENTITY_KEY, FEATURE_NAMES
 from lakehouse_ml.features.training_set import build_training_set
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ which the compiled sqlglot (``sqlglotc``, pulled in by dagster-dbt's ``sqlglot[r
 makes the compiler wrap the unit in ``sge.Var`` as ibis's base compiler does (a process-wide fix of
 that one method, applied on first use), then joins as Feast does. ``s3://`` Parquet sources (the
 prod gold file) are read through s3fs rather than DuckDB's ``httpfs`` extension: the endpoint and
-credentials come from ``lakehouse_ml.storage`` like every other S3 reader, and no DuckDB extension
+credentials come from ``lakehouse_ml.platform.storage`` like every other S3 reader, and no DuckDB extension
 has to be installed (or downloaded) in the pods.
 """
 
@@ -48,7 +48,7 @@ from feast.repo_config import RegistryConfig, RepoConfig
 from pydantic import Field, StrictStr
 
 from lakehouse_ml.features import sqlite_online_write
-from lakehouse_ml.settings import project_root
+from lakehouse_ml.platform.settings import project_root
 
 ONLINE_STORE_TYPE = "lakehouse_ml.features.feast_plugins.LakehouseSqliteOnlineStore"
 
@@ -179,7 +179,7 @@ class LakehouseDuckDBOfflineStoreConfig(DuckDBOfflineStoreConfig):
 
 
 def read_source(data_source, repo_path: str):
-    """An ``s3://`` Parquet source read through s3fs (``lakehouse_ml.storage``: the one S3 endpoint
+    """An ``s3://`` Parquet source read through s3fs (``lakehouse_ml.platform.storage``: the one S3 endpoint
     setting, the AWS credential chain) into an ibis memtable; anything else as Feast reads it."""
     from feast.infra.offline_stores import duckdb as feast_duckdb
 
@@ -189,7 +189,7 @@ def read_source(data_source, repo_path: str):
     import ibis
     import pyarrow.parquet as pq
 
-    from lakehouse_ml.storage import s3_endpoint, s3_filesystem
+    from lakehouse_ml.platform.storage import s3_endpoint, s3_filesystem
 
     endpoint = getattr(data_source, "s3_endpoint_override", None) or s3_endpoint()
     with s3_filesystem(endpoint).open(path.removeprefix("s3://"), "rb") as handle:

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.settings import GOLD_URI_REQUIRED, Settings
-from lakehouse_ml.storage import s3_filesystem
+from lakehouse_ml.features.store import ENTITY_KEY
+from lakehouse_ml.platform.settings import GOLD_URI_REQUIRED, Settings
+from lakehouse_ml.platform.storage import s3_filesystem
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 GOLD_TABLE = "fct_customer_features"
-ENTITY_KEY = "customer_id"
 TIMESTAMP_FIELD = "event_timestamp"
 
 

@@ -13,7 +13,7 @@ out of 13. This module writes the same rows, byte for byte:
 - rows are upserted in entity-key order (appends to the primary-key index), many rows per
   statement, in one transaction; ``created_ts`` is only bound when the source has a created column.
 
-``tests/test_feast_fast_materialize.py`` compares the result with Feast's own materialization.
+``tests/features/test_sqlite_write.py`` compares the result with Feast's own materialization.
 """
 
 from __future__ import annotations

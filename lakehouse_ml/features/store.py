@@ -13,7 +13,7 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from lakehouse_ml.settings import Settings, project_root
+from lakehouse_ml.platform.settings import Settings, project_root
 
 if TYPE_CHECKING:
     import feast

@@ -10,7 +10,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.storage import filesystem
+from lakehouse_ml.platform.storage import filesystem
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.storage import filesystem, s3_filesystem
+from lakehouse_ml.platform.storage import filesystem, s3_filesystem
 
 if TYPE_CHECKING:
     import duckdb

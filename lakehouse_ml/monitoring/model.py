@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lakehouse_ml.model_artifact import METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
 from lakehouse_ml.monitoring.policy import TriggerPolicy
 
 
@@ -20,10 +21,10 @@ class MonitoredModel:
     @classmethod
     def load(cls, version: str, folder: Path) -> MonitoredModel:
         folder = Path(folder)
-        for name in ("model.joblib", "metadata.json", "training_set.parquet"):
+        for name in (MODEL_FILE, METADATA_FILE, TRAINING_SET_FILE):
             if not (folder / name).exists():
                 raise FileNotFoundError(f"model {version} folder {folder} lacks {name}")
-        metadata = json.loads((folder / "metadata.json").read_text())
+        metadata = json.loads((folder / METADATA_FILE).read_text())
         if not metadata.get("feature_names"):
             raise ValueError(f"model {version} metadata.json has no feature_names")
         return cls(version=version, folder=folder, metadata=metadata)
@@ -45,7 +46,7 @@ class MonitoredModel:
         return float(self.metadata.get("threshold", 0.5))
 
     def training_set(self) -> pd.DataFrame:
-        return pd.read_parquet(self.folder / "training_set.parquet")
+        return pd.read_parquet(self.folder / TRAINING_SET_FILE)
 
     def scores(self, frame: pd.DataFrame) -> pd.Series:
         """Churn probability per row of ``frame`` (which must hold the model's feature columns)."""
@@ -54,7 +55,7 @@ class MonitoredModel:
         missing = [c for c in self.feature_names if c not in frame.columns]
         if missing:
             raise ValueError(f"cannot score with model {self.version}: frame lacks features {missing}")
-        estimator = joblib.load(self.folder / "model.joblib")
+        estimator = joblib.load(self.folder / MODEL_FILE)
         return pd.Series(estimator.predict_proba(frame[self.feature_names])[:, 1], index=frame.index)
 
 

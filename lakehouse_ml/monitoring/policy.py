@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS
 
 DATA_DRIFT = "data_drift"
 PREDICTION_DRIFT = "prediction_drift"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lakehouse_ml.platform.posix import write_json_atomic
 from lakehouse_ml.predictions.table import (
     PREDICTION_FIELDS,
     days_filter,
@@ -28,7 +29,6 @@ from lakehouse_ml.predictions.table import (
     prediction_uuid,
     predictions_arrow,
 )
-from lakehouse_ml.serving.deployment import write_json_atomic
 from lakehouse_ml.serving.spool import parse_segment_name, writer_gone
 
 CHECKPOINT_FILE = "checkpoint.json"

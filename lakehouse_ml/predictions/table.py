@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
+
+from lakehouse_ml.serving.spool import server_prediction_id
 
 NAMESPACE = "ml"
 TABLE_NAME = "churn_predictions"
@@ -26,12 +27,6 @@ SERVER_ID_TEXT = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{1,16})$")
 # uuid5 namespace for any other pre-UUID id: the same text always maps to the same UUID
 LEGACY_ID_NAMESPACE = uuid.UUID("3f0c7f5e-8a51-4b8e-9d55-1d1f2b0a6c21")
 
-
-def server_prediction_id(prefix: int, counter: int) -> uuid.UUID:
-    """The id the model server gives its ``counter``-th prediction: its random 64-bit ``prefix`` in the high
-    half, the counter in the low half (cheap, unique per process, and the same value the migration gives
-    the server's older ``<prefix hex>-<counter hex>`` text ids)."""
-    return uuid.UUID(int=(prefix << 64) | counter)
 
 
 def prediction_uuid(value: object) -> uuid.UUID:
@@ -155,34 +150,3 @@ def id_bytes(column) -> list[bytes]:
     return id_storage(column).to_pylist()
 
 
-def ensure_predictions_table(catalog):
-    """Load ``ml.churn_predictions``, creating the namespace and table on first use. A table created before
-    it was partitioned gets the day partition in place (metadata only: its files keep their unpartitioned
-    spec and are still read; new files and compactions are written per day); a table created before it had
-    the seed's column types is migrated in place (``migrate_to_seed_types``)."""
-    from pyiceberg.exceptions import NoSuchTableError
-    from pyiceberg.transforms import DayTransform
-
-    catalog.create_namespace_if_not_exists(NAMESPACE)
-    try:
-        table = catalog.load_table(IDENTIFIER)
-    except NoSuchTableError:
-        schema = predictions_schema()
-        return catalog.create_table_if_not_exists(
-            IDENTIFIER, schema=schema, partition_spec=predictions_partition_spec(schema)
-        )
-    if not table.spec().fields:
-        with table.update_spec() as spec:
-            spec.add_field("prediction_timestamp", DayTransform(), PARTITION_FIELD)
-    from lakehouse_ml.predictions.migration import migrate_to_seed_types
-
-    migration = migrate_to_seed_types(table)
-    if migration.columns:
-        logging.getLogger(__name__).warning(
-            "%s migrated to the seed's types: columns %s, %d rows rewritten, %d ids hashed to uuid5",
-            IDENTIFIER,
-            ", ".join(migration.columns),
-            migration.rows,
-            migration.ids_hashed,
-        )
-    return table

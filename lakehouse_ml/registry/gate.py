@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-EVALUATION_SET = "evaluation_set.parquet"
+from lakehouse_ml.model_artifact import EVALUATION_SET_FILE
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _roc_auc(model_dir: Path, evaluation: pd.DataFrame) -> float:
 def check_candidate(
     candidate_dir: Path, champion_dir: Path | None, min_roc_auc: float, tolerance: float
 ) -> GateResult:
-    evaluation = pd.read_parquet(Path(candidate_dir) / EVALUATION_SET)
+    evaluation = pd.read_parquet(Path(candidate_dir) / EVALUATION_SET_FILE)
     candidate = _roc_auc(candidate_dir, evaluation)
     if candidate < min_roc_auc:
         return GateResult(

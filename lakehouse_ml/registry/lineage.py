@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from lakehouse_ml.platform.settings import project_root
 from lakehouse_ml.registry.gitcmd import revision
-from lakehouse_ml.settings import project_root
 
 GOLD_TABLES = ("fct_customer_features", "fct_churn_labels")
 

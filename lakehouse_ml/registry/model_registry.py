@@ -25,13 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
 from lakehouse_ml.registry.gitcmd import git, push_refs
 from lakehouse_ml.registry.lineage import artifact_sha256, file_md5, file_sha256
 
 ARTIFACT = "churn-model"
 MODEL_DIR = ARTIFACT
-MODEL_FILES = ("model.joblib", "metadata.json", "training_set.parquet")
-EVALUATION_SET = "evaluation_set.parquet"
+MODEL_FILES = (MODEL_FILE, METADATA_FILE, TRAINING_SET_FILE)
 REMOTE_NAME = "storage"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
@@ -74,9 +74,9 @@ def version_tag(version: int | str) -> str:
 def _compile(staged: Path, source: Path) -> dict:
     """Compile ``model.joblib`` to ONNX, checked on the whole evaluation set (the training set when the
     folder has none); a version whose compiled model disagrees is not registered."""
-    from lakehouse_ml.serving.onnx_compile import ParityError, compile_model_folder
+    from lakehouse_ml.model_artifact.onnx_compile import ParityError, compile_model_folder
 
-    parity_set = EVALUATION_SET if (staged / EVALUATION_SET).is_file() else "training_set.parquet"
+    parity_set = EVALUATION_SET_FILE if (staged / EVALUATION_SET_FILE).is_file() else TRAINING_SET_FILE
     try:
         return compile_model_folder(staged, parity_set)
     except ParityError as err:
@@ -263,7 +263,7 @@ class ModelRegistry:
 
     def _register(self, model_dir: Path, lineage: dict, compiled: dict) -> str:
 
-        metadata = json.loads((model_dir / "metadata.json").read_text())
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
         with self._lock():
             for _ in self._writes():
                 self.init()
@@ -293,9 +293,9 @@ class ModelRegistry:
                     **lineage,
                     "version": f"v{number}",
                     "feature_service": metadata.get("feature_service") or lineage.get("feature_service"),
-                    "training_set_md5": file_md5(tracked / "training_set.parquet"),
-                    "model_md5": file_md5(tracked / "model.joblib"),
-                    "model_sha256": file_sha256(tracked / "model.joblib"),
+                    "training_set_md5": file_md5(tracked / TRAINING_SET_FILE),
+                    "model_md5": file_md5(tracked / MODEL_FILE),
+                    "model_sha256": file_sha256(tracked / MODEL_FILE),
                     "artifact_sha256": artifact_sha256(tracked),
                     "train_window": metadata["train_window"],
                     "eval_window": metadata["eval_window"],

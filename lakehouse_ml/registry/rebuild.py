@@ -14,19 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from lakehouse_ml.registry.gate import EVALUATION_SET
-from lakehouse_ml.serving.onnx_compile import COMPILED_FILE, compile_model_folder
+from lakehouse_ml.model_artifact import COMPILED_FILE, EVALUATION_SET_FILE, METADATA_FILE, TRAINING_SET_FILE
+from lakehouse_ml.model_artifact.onnx_compile import compile_model_folder
 from lakehouse_ml.training.dataset import KEYS, LABEL
 from lakehouse_ml.training.models import FAMILIES, train_and_evaluate, tune
-
-TRAINING_SET = "training_set.parquet"
 
 
 def rebuild(registered: Path, out: Path) -> dict:
     """Retrain into ``out``; compile it for serving as registration did, when the version was compiled."""
-    metadata = json.loads((registered / "metadata.json").read_text())
-    train = pd.read_parquet(registered / TRAINING_SET)
-    evaluation = pd.read_parquet(registered / EVALUATION_SET)
+    metadata = json.loads((registered / METADATA_FILE).read_text())
+    train = pd.read_parquet(registered / TRAINING_SET_FILE)
+    evaluation = pd.read_parquet(registered / EVALUATION_SET_FILE)
     names = [c for c in train.columns if c not in (*KEYS, LABEL)]
     categorical, seed = metadata["categorical_features"], metadata["seed"]
     candidates = [tune(family, train, names, categorical, seed) for family in FAMILIES]
@@ -41,7 +39,7 @@ def rebuild(registered: Path, out: Path) -> dict:
         out,
     )
     if (registered / COMPILED_FILE).is_file():
-        compile_model_folder(out, EVALUATION_SET)
+        compile_model_folder(out, EVALUATION_SET_FILE)
     return result
 
 

@@ -20,11 +20,11 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse_ml.model_artifact import MODEL_FILE
 from lakehouse_ml.registry.lineage import file_sha256
 from lakehouse_ml.registry.model_registry import ModelRegistry, RegistryError, version_tag
 
 REBUILD_MODULE = "lakehouse_ml.registry.rebuild"
-MODEL_FILE = "model.joblib"
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,17 @@ from typing import Any
 
 import dagster as dg
 
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.feature_store import local_feature_store, prod_feature_store
 from lakehouse_ml.resources.iceberg import local_iceberg, prod_iceberg
 from lakehouse_ml.resources.io_manager import prod_io_manager
-from lakehouse_ml.resources.kfp import local_training_runner, prod_training_runner
 from lakehouse_ml.resources.landing_zone import local_landing_zone, prod_landing_zone
+from lakehouse_ml.resources.model_server import local_serving, prod_serving
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import local_query_engine, prod_query_engine
 from lakehouse_ml.resources.registry import local_model_registry, prod_model_registry
-from lakehouse_ml.resources.serving import local_serving, prod_serving
+from lakehouse_ml.resources.training_pipeline import local_training_runner, prod_training_runner
 from lakehouse_ml.resources.warehouse import dbt_resource, local_warehouse, prod_warehouse
-from lakehouse_ml.settings import Settings
 
 
 def local_resources(settings: Settings) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from lakehouse_ml.features.gold import GOLD_TABLE, GoldSource
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 
 if TYPE_CHECKING:
     import feast

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse_ml.platform.settings import POLARIS_SCOPE, Settings
 from lakehouse_ml.predictions.catalog import CATALOG_NAME, local_catalog
 from lakehouse_ml.resources.env import optional_env
-from lakehouse_ml.settings import POLARIS_SCOPE, Settings
 
 
 class IcebergCatalog(dg.ConfigurableResource):
@@ -24,7 +24,7 @@ class IcebergCatalog(dg.ConfigurableResource):
 
     def predictions_table(self):
         """``ml.churn_predictions``, created on first use."""
-        from lakehouse_ml.predictions.table import ensure_predictions_table
+        from lakehouse_ml.predictions.catalog import ensure_predictions_table
 
         return ensure_predictions_table(self.catalog())
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 
 
 def prod_io_manager(settings: Settings):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 
 
 class LandingZone(dg.ConfigurableResource):

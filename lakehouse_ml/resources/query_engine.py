@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
-from lakehouse_ml.settings import Settings
 
 if TYPE_CHECKING:
     from datetime import date

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from lakehouse_ml.settings import Settings
+from lakehouse_ml.platform.settings import Settings
 
 if TYPE_CHECKING:
     from lakehouse_ml.registry import ModelRegistry

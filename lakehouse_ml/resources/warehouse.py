@@ -19,8 +19,8 @@ from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 from packaging.version import Version
 
 from lakehouse_ml.ingest import warehouse as backend
+from lakehouse_ml.platform.settings import Settings, project_root
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
-from lakehouse_ml.settings import Settings, project_root
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -13,8 +13,8 @@ import json
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
-from lakehouse_ml.jobs import RETRAIN_JOB_NAME
 from lakehouse_ml.monitoring.results import check_record, new_breaches
+from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from lakehouse_ml.jobs import RETRAIN_JOB_NAME
+from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME
 
 weekly_model_retrain = dg.ScheduleDefinition(
     name="weekly_model_retrain",

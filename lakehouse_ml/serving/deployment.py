@@ -7,9 +7,10 @@ server actually loaded for which ``generation`` (written by the server). Both ar
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from lakehouse_ml.platform.posix import write_json_atomic
 
 DEPLOYMENT_FILE = "deployment.json"
 STATUS_FILE = "status.json"
@@ -41,12 +42,6 @@ class Deployment:
             canary_traffic_percent=updated.canary_traffic_percent if updated.canary else 0,
         )
 
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def read_deployment(serving_dir: Path) -> Deployment:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
-from lakehouse_ml.serving.features import ENTITY_KEY
+from lakehouse_ml.serving.online_lookup import ENTITY_KEY
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_INSTANCES = 10_000

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lakehouse_ml.platform.k8s_names import FEATURE_STORE_ENV, SECRET_NAME, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 
 MODEL_MOUNT = "/mnt/models"
 CONTAINER_PORT = 8080
-FEATURE_STORE_ENV = ("LAKEHOUSE_REDIS_URL", "LAKEHOUSE_FEAST_REGISTRY_URL")
-SPOOL_MOUNT = "/var/spool/lakehouse-ml"
 SPOOL_VOLUME = "prediction-spool"
-SPOOL_CLAIM = "lakehouse-ml-prediction-spool"  # the claim deploy/helm/values.yaml mounts in run pods
-# deploy/k8s/secrets.yaml: the run pods (deploy/helm/values.yaml) read the same secret.
-SECRET_NAME = "lakehouse-ml-secrets"
-CONFIG_MAP_NAME = "lakehouse-ml-config"  # deploy/k8s/configmap.yaml: plain settings for runs and KFP pods
 # KServe then gives the newest revision its own URL (traffic tag ``latest``), for smoke tests.
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
 

@@ -35,13 +35,12 @@ import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from lakehouse_ml.predictions.table import server_prediction_id
-from lakehouse_ml.serving.artifact import ServableModel
-from lakehouse_ml.serving.features import ENTITY_KEY, OnlineFeatures
+from lakehouse_ml.model_artifact import ONNX_RUNTIME, SKLEARN_RUNTIME
 from lakehouse_ml.serving.limits import MAX_INSTANCES
 from lakehouse_ml.serving.names import MODEL_NAME, UNKNOWN_CUSTOMER, VERSION_HEADER
-from lakehouse_ml.serving.onnx_compile import ONNX_RUNTIME, SKLEARN_RUNTIME
-from lakehouse_ml.serving.spool import SpoolWriter
+from lakehouse_ml.serving.online_lookup import ENTITY_KEY, OnlineFeatures
+from lakehouse_ml.serving.servable import ServableModel
+from lakehouse_ml.serving.spool import SpoolWriter, server_prediction_id
 from lakehouse_ml.serving.traffic import TrafficSplit
 
 V2_OUTPUTS = (

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lakehouse_ml.serving.artifact import MODEL_FILE, sha256_of
+from lakehouse_ml.model_artifact import MODEL_FILE, sha256_of
 from lakehouse_ml.serving.deployment import MODELS_DIR, Deployment, read_deployment
 from lakehouse_ml.serving.process import LocalServer, ServingError
 

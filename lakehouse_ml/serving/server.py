@@ -27,18 +27,19 @@ from fastapi.responses import JSONResponse
 from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_datamodels import ModelMetadataResponse
 
-from lakehouse_ml.serving.artifact import ModelLoadError, ServableModel, load_servable
+from lakehouse_ml.model_artifact import ModelLoadError
+from lakehouse_ml.platform.posix import write_json_atomic
 from lakehouse_ml.serving.deployment import (
     DEPLOYMENT_FILE,
     SPOOL_DIR,
     STATUS_FILE,
     Deployment,
     read_deployment,
-    write_json_atomic,
 )
-from lakehouse_ml.serving.features import OnlineFeatures, OnlineStoreUnavailable, open_feature_store
 from lakehouse_ml.serving.limits import RequestLimits
 from lakehouse_ml.serving.model import ChurnPredictor, ModelFailed, Routing
+from lakehouse_ml.serving.online_lookup import OnlineFeatures, OnlineStoreUnavailable, open_feature_store
+from lakehouse_ml.serving.servable import ServableModel, load_servable
 from lakehouse_ml.serving.spool import SpoolWriter
 from lakehouse_ml.serving.traffic import TrafficSplit
 

@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import NamedTuple
 
@@ -127,3 +128,10 @@ class SpoolWriter:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def server_prediction_id(prefix: int, counter: int) -> uuid.UUID:
+    """The id the model server gives its ``counter``-th prediction: its random 64-bit ``prefix`` in the high
+    half, the counter in the low half (cheap, unique per process, and the same value the migration gives
+    the server's older ``<prefix hex>-<counter hex>`` text ids)."""
+    return uuid.UUID(int=(prefix << 64) | counter)

@@ -9,7 +9,9 @@ imports, so process and artifact-passing overhead can be told apart from the wor
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Metrics, Model, Output
 
-from lakehouse_ml.settings import DEFAULT_IMAGE  # on a cluster, the configured image replaces it per task
+from lakehouse_ml.platform.settings import (
+    DEFAULT_IMAGE,  # on a cluster, the configured image replaces it per task
+)
 
 
 @dsl.component(base_image=DEFAULT_IMAGE, install_kfp_package=False)

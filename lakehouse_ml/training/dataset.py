@@ -18,8 +18,8 @@ from typing import get_args
 import numpy as np
 import pandas as pd
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS, FeatureSource
-from lakehouse_ml.storage import storage_options_for
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS, FeatureSource
+from lakehouse_ml.platform.storage import storage_options_for
 from lakehouse_ml.training.split import TimeSplit, TrainingDataError, snapshot_days, time_split
 
 LABEL = "churned"
@@ -234,7 +234,7 @@ def gold_join(features: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
 def feast_join(home: Path, entities: pd.DataFrame) -> tuple[pd.DataFrame, list[str], str]:
     from lakehouse_ml.features.store import FEATURE_NAMES, FEATURE_SERVICE, feature_store
     from lakehouse_ml.features.training_set import build_training_set
-    from lakehouse_ml.settings import Settings
+    from lakehouse_ml.platform.settings import Settings
 
     store = feature_store(Settings.from_env({"LAKEHOUSE_HOME": str(home)}))
     joined = build_training_set(store, entities)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from lakehouse_ml.serving.manifest import SECRET_NAME
+from lakehouse_ml.platform.k8s_names import SECRET_NAME
 from lakehouse_ml.training.models import SEARCH_SPACES, Candidate, search_grid
 
 OBJECTIVE = "roc_auc"

@@ -32,6 +32,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
 from lakehouse_ml.training.dataset import LABEL
 
 SEARCH_SPACES: dict[str, dict[str, list]] = {
@@ -206,20 +207,20 @@ def write_model_folder(
 ) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out_dir / "model.joblib")
-    (out_dir / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    train.to_parquet(out_dir / "training_set.parquet", index=False)
-    evaluation.to_parquet(out_dir / "evaluation_set.parquet", index=False)
+    joblib.dump(model, out_dir / MODEL_FILE)
+    (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    train.to_parquet(out_dir / TRAINING_SET_FILE, index=False)
+    evaluation.to_parquet(out_dir / EVALUATION_SET_FILE, index=False)
 
 
 def load_model(model_dir: Path) -> tuple[Pipeline, dict]:
     model_dir = Path(model_dir)
-    return joblib.load(model_dir / "model.joblib"), json.loads((model_dir / "metadata.json").read_text())
+    return joblib.load(model_dir / MODEL_FILE), json.loads((model_dir / METADATA_FILE).read_text())
 
 
 def write_export(model_dir: Path, export_uri: str) -> None:
     """Copy the model folder to ``<export_uri>/model/`` (any fsspec URI, e.g. s3://...)."""
-    from lakehouse_ml.storage import filesystem
+    from lakehouse_ml.platform.storage import filesystem
 
     fs, root = filesystem(export_uri)
     for path in sorted(Path(model_dir).iterdir()):

@@ -1,7 +1,7 @@
 """The churn training pipeline (KFP v2): training set -> one tuning task per model family (or, in prod
 with ``LAKEHOUSE_TUNING=katib``, one Katib Experiment per family) -> train the best -> evaluate. Runs
 locally through ``kfp.local`` and compiles to a package for a cluster; both paths are driven by
-``lakehouse_ml.resources.kfp``.
+``lakehouse_ml.resources.training_pipeline``.
 """
 
 from dataclasses import dataclass, field
@@ -11,9 +11,9 @@ from typing import NamedTuple
 from kfp import compiler, dsl
 from kfp.dsl import Metrics, Model
 
-from lakehouse_ml.domain import LABEL_HORIZON_DAYS
-from lakehouse_ml.serving.manifest import CONFIG_MAP_NAME, FEATURE_STORE_ENV, SECRET_NAME
-from lakehouse_ml.settings import DEFAULT_IMAGE
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS
+from lakehouse_ml.platform.k8s_names import CONFIG_MAP_NAME, FEATURE_STORE_ENV, SECRET_NAME
+from lakehouse_ml.platform.settings import DEFAULT_IMAGE
 from lakehouse_ml.training import components
 
 PIPELINE_NAME = "churn-training"

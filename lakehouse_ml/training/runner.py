@@ -18,12 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse_ml.model_artifact import METADATA_FILE
+
 if TYPE_CHECKING:
     from lakehouse_ml.training.pipeline import PipelineArguments, PodConfig, TrainingRun
 
 
 def _metrics(model_dir: Path) -> dict:
-    return json.loads((model_dir / "metadata.json").read_text())["metrics"]
+    return json.loads((model_dir / METADATA_FILE).read_text())["metrics"]
 
 
 @contextlib.contextmanager

@@ -8,9 +8,9 @@ import dagster as dg
 
 from lakehouse_ml.monitoring.policy import CONCEPT_DRIFT, DATA_DRIFT, PERFORMANCE, PREDICTION_DRIFT, Verdict
 from lakehouse_ml.monitoring.results import verdict_record
+from lakehouse_ml.platform.settings import Settings
+from lakehouse_ml.platform.storage import filesystem
 from lakehouse_ml.resources.registry import ModelRegistryResource
-from lakehouse_ml.settings import Settings
-from lakehouse_ml.storage import filesystem
 
 if TYPE_CHECKING:
     from lakehouse_ml.monitoring.model import MonitoredModel

@@ -1,0 +1,1 @@
+"""The ``lakehouse-ml`` console script: one module per subcommand (``main`` dispatches)."""

@@ -1,0 +1,154 @@
+"""``lakehouse-ml run``: materialize every asset of the code location, then say what was built.
+
+The terminal gets one line per asset and a summary; everything else written while the run executes
+(Dagster's event log, dbt, KFP, DVC) goes to ``$LAKEHOUSE_HOME/logs/run-<time>.log``, and the events
+are stored in the Dagster instance, where the UI shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from lakehouse_ml.platform.settings import Settings
+
+HELP = "Materialize every asset (the whole loop) on this machine and print a summary."
+
+# What the summary repeats after the per-asset lines: the figures and paths a person looks up later.
+SUMMARY_ASSETS = {
+    "fct_customer_features": ("gold features", ["dagster/row_count", "last_snapshot_day"]),
+    "churn_model": ("trained model", ["model_family", "roc_auc", "kfp_run_id"]),
+    "model_version": ("registry", ["git_tag", "registry"]),
+    "churn_predictor_deployment": ("serving", ["endpoint", "stable_version", "canary_version"]),
+    "feature_drift_report": ("feature drift", ["drifted_share", "breach", "report"]),
+    "prediction_drift_report": ("prediction drift", ["drifted_share", "breach", "report"]),
+    "concept_drift_report": ("concept drift", ["breach", "report"]),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """No options: for a subset use ``dagster asset materialize -m lakehouse_ml.definitions --select``."""
+
+
+def summarize(instance, keys: dict[str, tuple[str, list[str]]] = SUMMARY_ASSETS) -> list[str]:
+    import dagster as dg
+
+    from lakehouse_ml.cli.run_progress import metadata_text
+
+    lines = []
+    for key, (label, fields) in keys.items():
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        if event is None or event.asset_materialization is None:
+            continue
+        metadata = event.asset_materialization.metadata
+        shown = [
+            f"{field.removeprefix('dagster/')}={metadata_text(metadata[field])}"
+            for field in fields
+            if metadata_text(metadata.get(field, ""))
+        ]
+        lines.append(f"  {label:<18} {', '.join(shown) if shown else 'materialized'}")
+    return lines
+
+
+def new_log_path(settings: Settings, name: str) -> Path:
+    logs = settings.home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.log"
+
+
+@contextmanager
+def output_to_log(log_path: Path) -> Iterator[IO[str]]:
+    """Point file descriptors 1 and 2 at ``log_path`` (so Dagster's console log and every subprocess
+    write there) and yield a stream to the original stdout for the lines meant for the person."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    try:
+        with open(log_path, "ab") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield terminal
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        terminal.close()
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def assets_by_step(job) -> dict[str, list[str]]:
+    """Step key -> the asset keys it materializes (one op can build several, e.g. the dbt models)."""
+    graph = job.asset_layer.asset_graph
+    steps: dict[str, list[str]] = {}
+    for assets_def in graph.assets_defs:
+        if assets_def.is_executable and assets_def.keys:
+            steps.setdefault(assets_def.node_def.name, []).extend(k.to_user_string() for k in assets_def.keys)
+    return steps
+
+
+def execute_with_progress(job, instance, settings: Settings, log_name: str, **kwargs):
+    """Run ``job`` in process with the progress lines on the terminal and the rest in a log file;
+    return (result, progress, log path)."""
+    from lakehouse_ml.cli.run_progress import RunProgress
+
+    log_path = new_log_path(settings, log_name)
+    run_id = str(uuid.uuid4())
+    with output_to_log(log_path) as terminal:
+        progress = RunProgress(assets_by_step(job), terminal, tty=terminal.isatty())
+        instance.add_event_listener(run_id, progress)
+        with progress:
+            result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, **kwargs)
+    return result, progress, log_path
+
+
+def print_failures(progress, log_path: Path) -> None:
+    if not progress.failures:
+        print("  error              the run failed outside any asset step (see the log)")
+    for failure in progress.failures:
+        print(f"  failed asset       {', '.join(failure.assets)}")
+        print(f"  error              {failure.error}")
+    print(f"  full log           {log_path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from lakehouse_ml.definitions import defs
+    from lakehouse_ml.orchestration.pools import ensure_pool_slots
+    from lakehouse_ml.orchestration.run_recovery import fail_dead_runs
+
+    settings = Settings.from_env()
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.get() as instance:
+        ensure_pool_slots(instance)
+        for run_id in fail_dead_runs(instance):
+            print(f"run {run_id} had been killed; marked failed")
+        print(f"lakehouse-ml run: materializing every asset (state in {settings.home})")
+        result, progress, log_path = execute_with_progress(job, instance, settings, "run")
+        print()
+        print(f"lakehouse-ml run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
+        if not result.success:
+            print_failures(progress, log_path)
+            return 1
+        for line in summarize(instance):
+            print(line)
+    print(f"  reports in         {settings.reports_dir}")
+    print(
+        f"  model server       http://127.0.0.1:{settings.serving_port}/v2/health/ready "
+        f"(lakehouse-ml serve status)"
+    )
+    print(f"  full log           {log_path}")
+    print("  open the UI        .venv/bin/dg dev  (or .venv/bin/dagster dev), then http://127.0.0.1:3000")
+    return 0

@@ -1,0 +1,1 @@
+"""Dagster wiring besides assets, resources and sensors: jobs, pools, the instance and run recovery."""

@@ -1,0 +1,84 @@
+"""The local Dagster instance's ``dagster.yaml``: the project's settings, merged in at set-up.
+
+Without the file Dagster warns on every command ("No dagster instance configuration file") and
+prints its telemetry banner. Plain module (no Dagster import): ``tasks.py setup`` and the
+``lakehouse-ml`` entry point call it before Dagster starts. Prod renders its instance from
+``deploy/helm/values.yaml``.
+
+- ``code_servers.local_startup_timeout``: ``dagster dev`` / ``dg dev`` parse the dbt project while the
+  code server starts, which on a busy two-core machine takes longer than Dagster's default 180 s.
+- ``concurrency.pools``: one step at a time in each pool of ``orchestration/pools.py`` across all runs.
+  Granularity ``op``: checked when a step starts, so that runs executed in process (``lakehouse-ml run``,
+  ``dagster asset materialize``) take turns too; with ``run``, only the daemon's run queue would.
+- ``run_monitoring``: the daemon (``dagster dev``) fails runs that never start or run for too long and
+  frees the pool slots of finished runs; runs whose process was killed are failed (and their slots
+  freed) at the next start by ``lakehouse_ml/orchestration/run_recovery.py``.
+
+Settings already in the file win: a user's or another tool's choices are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+INSTANCE_FILE = "dagster.yaml"
+INSTANCE_SETTINGS = {
+    "telemetry": {"enabled": False},
+    "code_servers": {"local_startup_timeout": 600},
+    "concurrency": {"pools": {"granularity": "op", "default_limit": 1}},
+    "run_monitoring": {
+        "enabled": True,
+        "start_timeout_seconds": 300,
+        "max_runtime_seconds": 6 * 3600,
+        "poll_interval_seconds": 60,
+        "free_slots_after_run_end_seconds": 60,
+    },
+}
+
+
+def ensure_instance_config(dagster_home: Path) -> Path:
+    """Add the project's settings to ``dagster_home/dagster.yaml`` where absent; returns the file's path."""
+    path = Path(dagster_home) / INSTANCE_FILE
+    current = yaml.safe_load(path.read_text()) if path.exists() else None
+    if current is not None and not isinstance(current, dict):
+        raise ValueError(f"{path} must hold a YAML mapping, got {type(current).__name__}")
+    merged = _merge(INSTANCE_SETTINGS, current or {})
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".yaml.partial")
+        partial.write_text(yaml.safe_dump(merged, sort_keys=False))
+        os.replace(partial, path)
+    return path
+
+
+def _merge(defaults: dict, given: dict) -> dict:
+    merged = dict(given)
+    for key, value in defaults.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(value, merged[key])
+        else:
+            merged.setdefault(key, value)
+    return merged
+
+
+def prepare_instance(dagster_home: Path) -> Path:
+    """Set-up: the instance file, then each concurrency pool's slot (see ``orchestration/pools.py``)."""
+    import dagster as dg
+
+    from lakehouse_ml.orchestration.pools import ensure_pool_slots
+
+    path = ensure_instance_config(dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        ensure_pool_slots(instance)
+    return path
+
+
+if __name__ == "__main__":
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        sys.exit("DAGSTER_HOME is not set")
+    print(prepare_instance(Path(home)))

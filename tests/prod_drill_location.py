@@ -1,5 +1,0 @@
-"""The drill's code location for ``dagster-daemon`` (``-f tests/prod_drill_location.py -a defs``)."""
-
-from prod_drill_defs import drill_definitions
-
-defs = drill_definitions()

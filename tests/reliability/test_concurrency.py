@@ -1,0 +1,87 @@
+"""Concurrent runs: each deployment reads its own version's gate, registrations never share a number,
+and the stages that must not overlap run in their own Dagster concurrency pools."""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+
+import dagster as dg
+import pytest
+
+from lakehouse_ml.assets import serving
+from lakehouse_ml.assets.serving import GATE_CHECK, gate_refusal
+from lakehouse_ml.registry import ModelRegistry
+from lakehouse_ml.registry.model_registry import Remote
+from tests.support.model_builders import write_model
+
+
+def _gate(version: str, passed: bool) -> dg.AssetsDefinition:
+    """The registry asset's gate as another run records it: one evaluation naming its candidate."""
+
+    @dg.asset(name="model_version", check_specs=[dg.AssetCheckSpec(GATE_CHECK.name, asset="model_version")])
+    def model_version():
+        yield dg.Output(version)
+        yield dg.AssetCheckResult(
+            check_name=GATE_CHECK.name, passed=passed, metadata={"candidate": version}, description="gate"
+        )
+
+    return model_version
+
+
+def test_a_deployment_reads_the_gate_of_its_own_version_not_the_latest():
+    with dg.instance_for_test() as instance:
+        dg.materialize([_gate("v4", passed=True)], instance=instance)
+        dg.materialize([_gate("v5", passed=False)], instance=instance)  # a concurrent run, later
+        assert gate_refusal(instance, "v4") is None
+        assert "v5 failed model_beats_champion" in gate_refusal(instance, "v5")
+        assert "no recorded evaluation for v6" in gate_refusal(instance, "v6")
+        dg.materialize([_gate("v4", passed=False)], instance=instance)  # re-evaluated: the newest wins
+        assert "v4 failed" in gate_refusal(instance, "v4")
+
+
+def test_the_gate_lookup_pages_through_a_long_history(monkeypatch):
+    monkeypatch.setattr(serving, "GATE_HISTORY_PAGE", 2)
+    with dg.instance_for_test() as instance:
+        dg.materialize([_gate("v1", passed=True)], instance=instance)
+        for number in range(2, 7):
+            dg.materialize([_gate(f"v{number}", passed=False)], instance=instance)
+        assert gate_refusal(instance, "v1") is None
+
+
+def _register(args: tuple[str, str, int]) -> str:
+    root, remote, seed = args
+    from pathlib import Path
+
+    model = write_model(Path(root).parent / f"trained-{seed}", seed=seed)
+    return ModelRegistry(Path(root), Remote(remote)).register(model, {"kfp_run_id": f"run-{seed}"})
+
+
+@pytest.mark.slow
+def test_concurrent_registrations_get_distinct_versions_and_every_tag_is_pullable(tmp_path):
+    root, remote = tmp_path / "registry", tmp_path / "dvc-remote"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        versions = pool.map(_register, [(str(root), str(remote), seed) for seed in (1, 2, 3)])
+    assert sorted(versions) == ["v1", "v2", "v3"]
+    registry = ModelRegistry(root, Remote(str(remote)))
+    assert registry.versions() == ["v1", "v2", "v3"]
+    tags = subprocess.run(["git", "-C", str(root), "tag", "-l"], capture_output=True, text=True).stdout
+    assert sorted(tags.split()) == ["churn-model@v1", "churn-model@v2", "churn-model@v3"]
+    hashes = set()
+    for version in versions:  # each tag's model restores from the DVC remote alone
+        folder = registry.checkout(version)
+        hashes.add(registry.model_sha256(version))
+        assert (folder / "model.joblib").is_file()
+    assert len(hashes) == 3
+
+
+def test_stages_that_must_not_overlap_are_in_pools():
+    from lakehouse_ml.definitions import defs
+    from lakehouse_ml.orchestration.pools import DEPLOYMENT_POOL, REGISTRY_POOL, WAREHOUSE_POOL
+
+    graph = defs.resolve_asset_graph()
+    pools = {key.to_user_string(): graph.get(key).pools for key in graph.get_all_asset_keys()}
+    assert pools["model_version"] == {REGISTRY_POOL}
+    assert pools["churn_predictor_deployment"] == {DEPLOYMENT_POOL}
+    assert pools["fct_customer_features"] == {WAREHOUSE_POOL}
+    assert pools["raw_orders"] == {WAREHOUSE_POOL}
