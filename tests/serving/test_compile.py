@@ -101,7 +101,7 @@ def test_model_folder_gets_onnx_and_parity_record(tmp_path, data):
 
 
 def test_a_disagreeing_compiled_model_is_refused_and_nothing_written(tmp_path, data, monkeypatch):
-    from lakehouse_ml.serving import onnx_compile
+    from lakehouse_ml.model_artifact import onnx_compile
 
     train, evaluation, names = data
     pipeline = build_model("logistic_regression", {}, names, CATEGORICAL, 0).fit(
