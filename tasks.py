@@ -72,7 +72,8 @@ def setup() -> dict[str, str]:
     # otherwise recompile dagster, feast and pandas on import.
     _run([UV, "sync", "--frozen", "--quiet", "--compile-bytecode", "--python", sys.executable], env=env)
     _ensure_manifest(env)
-    _run([VENV_BIN / "python", "-m", "lakehouse_ml.orchestration.instance"], env=env, stdout=subprocess.DEVNULL)
+    instance = "lakehouse_ml.orchestration.instance"
+    _run([VENV_BIN / "python", "-m", instance], env=env, stdout=subprocess.DEVNULL)
     return env
 
 
@@ -86,7 +87,9 @@ def main(argv: list[str]) -> int:
         return 0
     program = {
         "run": [VENV_BIN / "lakehouse-ml", "run"],
-        "test": [VENV_BIN / "pytest"],
+        # Whole-module scheduling keeps each module's shared world in one worker; most tests wait on
+        # subprocesses and servers, so four workers keep two cores busy.
+        "test": [VENV_BIN / "pytest", "-n", "4", "--dist", "loadscope"],
         "bench": [VENV_BIN / "python", "-m", "bench"],
     }[command]
     return subprocess.run([str(c) for c in program] + rest, cwd=ROOT, env=env).returncode

@@ -43,17 +43,43 @@ def lakehouse_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def worker_index() -> int:
+    """pytest-xdist's worker number (``gw3`` -> 3); 0 without xdist."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
 @pytest.fixture
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
-    # Overridable so that two checkouts can run their suites at once without sharing a database.
-    return os.environ.get("LAKEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    # Overridable so that two checkouts can run their suites at once without sharing a database; each
+    # xdist worker counts down from the base database so that one worker's FLUSHDB spares the others.
+    base, _, db = os.environ.get("LAKEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rpartition("/")
+    return f"{base}/{int(db) - worker_index()}"
+
+
+@pytest.fixture(scope="session")
+def _worker_postgres_url() -> str:
+    url = os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    if not _port_open("127.0.0.1", 5432) or worker_index() == 0:
+        return url
+    import psycopg2
+
+    base, _, database = url.rpartition("/")
+    name = f"{database}_gw{worker_index()}"  # each xdist worker owns a database: tables never collide
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return f"{base}/{name}"
 
 
 @pytest.fixture
-def postgres_url() -> str:
+def postgres_url(_worker_postgres_url: str) -> str:
     require_service("PostgreSQL", "127.0.0.1", 5432)
-    return os.environ.get("LAKEHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    return _worker_postgres_url
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +107,9 @@ def s3_endpoint():
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``longest`` (whole-loop runs of minutes) go first: pytest-xdist hands the first tests
+    out round robin, so each worker starts on one of them and the short tests fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)

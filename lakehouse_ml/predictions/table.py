@@ -28,7 +28,6 @@ SERVER_ID_TEXT = re.compile(r"^([0-9a-f]{16})-([0-9a-f]{1,16})$")
 LEGACY_ID_NAMESPACE = uuid.UUID("3f0c7f5e-8a51-4b8e-9d55-1d1f2b0a6c21")
 
 
-
 def prediction_uuid(value: object) -> uuid.UUID:
     """``value`` as the table's UUID: a UUID or its text as is; a pre-UUID server id ``<16 hex>-<hex>`` as
     ``server_prediction_id``; any other non-empty text as uuid5 in ``LEGACY_ID_NAMESPACE``."""
@@ -148,5 +147,3 @@ def id_storage(column):
 def id_bytes(column) -> list[bytes]:
     """A ``prediction_id`` Arrow column as 16-byte values, for matching in Python."""
     return id_storage(column).to_pylist()
-
-

@@ -43,7 +43,6 @@ class Deployment:
         )
 
 
-
 def read_deployment(serving_dir: Path) -> Deployment:
     path = serving_dir / DEPLOYMENT_FILE
     if not path.exists():

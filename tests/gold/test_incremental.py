@@ -31,7 +31,6 @@ pytestmark = pytest.mark.slow  # five dbt runs of silver and gold, 1-4 min on a 
 GOLD = ("fct_customer_features", "fct_churn_labels")
 
 
-
 def dbt_build(home: Path, *extra: str) -> None:
     """`dbt run` of the gold models and what they need, in a subprocess as the asset runs it (dbt-duckdb keeps
     its connection open in-process). The clock comes from the data: no --vars, so that every run reuses the
@@ -68,7 +67,6 @@ def set_lifetime_value(home: Path, value: float) -> float:
         (previous,) = con.execute(f"select lifetime_value from {table} where {where}").fetchone()
         con.execute(f"update {table} set lifetime_value = {value} where {where}")
     return previous
-
 
 
 def test_weekly_incremental_builds_equal_a_full_refresh(tmp_path: Path) -> None:

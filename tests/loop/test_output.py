@@ -19,7 +19,6 @@ from tests.support.ingest_fixtures import write_landing_zone
 RUN_ID = "0b6f7c1e-5d1a-4c54-9a57-2f4f7a0d9c11"
 
 
-
 def test_contract_violation_names_asset_rule_and_log(tmp_path):
     home = tmp_path / "lakehouse"
     raw = write_landing_zone(home / "raw")

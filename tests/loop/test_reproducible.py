@@ -13,7 +13,8 @@ from lakehouse_ml.resources import build_resources
 from lakehouse_ml.resources.registry import local_model_registry
 from lakehouse_ml.simulator import simulate
 
-pytestmark = pytest.mark.slow  # two runs of the loop up to the registry, 2-5 min on a shared 2-core machine
+# two runs of the loop up to the registry, 2-5 min on a shared 2-core machine
+pytestmark = [pytest.mark.slow, pytest.mark.longest]
 
 # fewer rows than the training window holds, so the keyed sample is part of what must repeat
 RUN_CONFIG = {"ops": {"churn_model": {"config": {"max_training_rows": 4000}}}}

@@ -33,7 +33,6 @@ from tests.support.monitoring_fixtures import (
 DAY = date(2025, 1, 10)
 
 
-
 def _at(day: date, hour: int = 0) -> datetime:
     return datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=hour)
 

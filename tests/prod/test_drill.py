@@ -3,7 +3,8 @@ own empty scratch (``pod_executor``: ``dagster api execute_step`` with empty ``L
 ``TMPDIR``, as ``k8s_job_executor`` runs pods), sharing only what a cluster shares: PostgreSQL (Dagster
 instance, Feast registry, Iceberg SQL catalog), Redis (Feast online store), S3 (moto's server: landing
 zone, gold, step outputs, DVC, KFP exports, models, reports, the SQL stand-in's database) and a bare git
-repository (the registry's remote). KFP, KServe and Trino are played as tests/support/prod_drill_stack.py says.
+repository (the registry's remote). KFP, KServe and Trino are played as tests/support/prod_drill_stack.py
+says.
 
 initial run -> simulator drift -> monitoring -> the real ``dagster-daemon`` ticks
 ``drift_retrain_sensor`` on the PostgreSQL instance -> the retraining run it launches -> gate ->
@@ -29,7 +30,7 @@ from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.simulator import simulate
 
-pytestmark = [pytest.mark.slow, pytest.mark.s3, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.slow, pytest.mark.longest, pytest.mark.s3, pytest.mark.postgres, pytest.mark.redis]
 
 REPO = Path(__file__).resolve().parents[2]
 DRILL_LOCATION = REPO / "tests" / "support" / "tests/support/prod_drill_location.py"

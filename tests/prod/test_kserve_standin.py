@@ -1,4 +1,5 @@
-"""The stand-in Kubernetes API behind ``KServeClient`` keeps the real API's semantics (tests/support/standins/kserve_standin.py)."""
+"""The stand-in Kubernetes API behind ``KServeClient`` keeps the real API's semantics
+(tests/support/standins/kserve_standin.py)."""
 
 from __future__ import annotations
 

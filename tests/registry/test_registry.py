@@ -20,7 +20,6 @@ from tests.support.synthetic_gold import write_synthetic_gold
 LINEAGE = {"kfp_run_id": "churn-training-test", "feature_service": "churn_v1", "gold_tables": {}}
 
 
-
 @pytest.fixture(scope="module")
 def good_model(tmp_path_factory) -> Path:
     return make_model(tmp_path_factory.mktemp("models"))
@@ -29,7 +28,6 @@ def good_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def weak_model(tmp_path_factory) -> Path:
     return make_model(tmp_path_factory.mktemp("models"), label_noise=0.45)
-
 
 
 @pytest.fixture

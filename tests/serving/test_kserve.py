@@ -1,6 +1,7 @@
 """The prod serving path (``KServeModelServing``) without a cluster: models uploaded to S3 (moto's server),
 the real ``KServeClient`` in front of a stand-in Kubernetes API (merge-patch semantics, generations, a
-controller that reconciles late, every object validated against KServe's CRD schema: tests/support/standins/kserve_standin.py),
+controller that reconciles late, every object validated against KServe's CRD schema:
+tests/support/standins/kserve_standin.py),
 and the revisions played by real ``churn-predictor`` servers started with the manifest's own arguments.
 A canary whose revision fails its smoke test is rolled back to the stable version."""
 

@@ -1,5 +1,6 @@
 """The drill's code location: the prod profile's definitions (assets, checks, jobs, the drift sensor)
-with the stand-ins of tests/support/prod_drill_stack.py as resources and ``pod_executor`` as every job's executor.
+with the stand-ins of tests/support/prod_drill_stack.py as resources and ``pod_executor`` as every job's
+executor.
 Loaded by each step process (``dagster api execute_step``), the run worker and the daemon's code server."""
 
 from __future__ import annotations
