@@ -79,6 +79,7 @@ def model_beats_champion(
         config.min_roc_auc,
         config.tolerance,
     )
+    registry.record_gate(model_version, result.passed, result.reason)
     return dg.AssetCheckResult(
         passed=result.passed,
         description=result.reason,

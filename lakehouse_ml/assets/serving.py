@@ -5,6 +5,7 @@ materializing every asset never rolls anything back.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -14,6 +15,9 @@ from lakehouse_ml.resources.model_server import ModelServing
 from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
+if TYPE_CHECKING:
+    from lakehouse_ml.registry import ModelRegistry
+
 GROUP = "serving"
 ONLINE_FEATURES = dg.AssetKey("online_features")
 SMOKE_CUSTOMERS = 20
@@ -21,41 +25,21 @@ STABLE_STAGE = "production"
 CANARY_STAGE = "staging"
 ROLLED_BACK_STAGE = "rolled_back"
 GATE_CHECK = dg.AssetCheckKey(dg.AssetKey("model_version"), "model_beats_champion")
-GATE_HISTORY_PAGE = 100
 
 
-def gate_refusal(instance: dg.DagsterInstance, version: str) -> str | None:
-    """Why ``version`` may not be deployed, or None when its latest gate evaluation passed.
+def gate_refusal(registry: ModelRegistry, version: str) -> str | None:
+    """Why ``version`` may not be deployed, or None when the gate passed it.
 
     A blocking check only stops downstream steps of its own run; this keeps a later run that
-    materializes only the deployment from shipping a version the gate refused. The lookup is by
-    version: a concurrent run evaluating its own version must not hide this one's evaluation.
+    materializes only the deployment from shipping a version the gate refused. The verdict is the one
+    the registry records for this version: a concurrent run gating another version cannot hide it.
     """
-    evaluation = _gate_evaluation(instance, version)
-    if evaluation is None:
+    verdict = registry.gate_verdict(version)
+    if verdict is None:
         return f"{GATE_CHECK.name} has no recorded evaluation for {version}"
-    if not evaluation.passed:
-        return f"{version} failed {GATE_CHECK.name}: {evaluation.description}"
+    if not verdict["passed"]:
+        return f"{version} failed {GATE_CHECK.name}: {verdict['reason']}"
     return None
-
-
-def _gate_evaluation(instance: dg.DagsterInstance, version: str) -> dg.AssetCheckEvaluation | None:
-    """The newest ``model_beats_champion`` evaluation whose candidate is ``version``."""
-    cursor = None
-    while True:
-        records = instance.event_log_storage.get_asset_check_execution_history(
-            GATE_CHECK, limit=GATE_HISTORY_PAGE, cursor=cursor
-        )
-        for record in records:
-            event = record.event.dagster_event if record.event else None
-            evaluation = event.event_specific_data if event else None
-            if isinstance(evaluation, dg.AssetCheckEvaluation):
-                candidate = evaluation.metadata.get("candidate")
-                if getattr(candidate, "value", candidate) == version:
-                    return evaluation
-        if len(records) < GATE_HISTORY_PAGE:
-            return None
-        cursor = records[-1].id
 
 
 def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
@@ -101,7 +85,7 @@ def churn_predictor_deployment(
     registry = model_registry.open()
     version = str(model_version)
     _record_what_serves(context, registry, model_server)
-    refusal = gate_refusal(context.instance, version)
+    refusal = gate_refusal(registry, version)
     if refusal:
         raise dg.Failure(f"not deploying {version}: {refusal}; the current deployment keeps serving")
     if registry.stage_version(ROLLED_BACK_STAGE) == version:

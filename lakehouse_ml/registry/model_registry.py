@@ -37,6 +37,7 @@ STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
 STAGE_TAG = re.compile(rf"^{ARTIFACT}#([a-z][a-z0-9_-]*)#(\d+)$")
 BRANCH = "main"
+GATE_NOTES = "refs/notes/gate"  # the deployment gate's verdict on each version, as git notes
 PUSH_ATTEMPTS = 20
 
 
@@ -112,17 +113,20 @@ class ModelRegistry:
             "origin",
             "+refs/heads/*:refs/remotes/origin/*",
             "+refs/tags/*:refs/tags/*",
+            "+refs/notes/*:refs/notes/*",
         )
         if git(self.root, "rev-parse", "--verify", "-q", f"refs/remotes/origin/{BRANCH}", check=False):
             git(self.root, "checkout", "-q", "-B", BRANCH, f"refs/remotes/origin/{BRANCH}")
             git(self.root, "reset", "-q", "--hard", f"refs/remotes/origin/{BRANCH}")
 
-    def _publish(self, *tags: str) -> bool:
-        """Push the branch and ``tags`` (all or none); False when another writer was first. Without a
-        git remote there is nothing to race with."""
+    def _publish(self, *tags: str, refs: tuple[str, ...] = ()) -> bool:
+        """Push the branch, ``tags`` and ``refs`` (all or none); False when another writer was first.
+        Without a git remote there is nothing to race with."""
         if not self.git_url:
             return True
-        return push_refs(self.root, f"HEAD:refs/heads/{BRANCH}", *(f"refs/tags/{tag}" for tag in tags))
+        return push_refs(
+            self.root, f"HEAD:refs/heads/{BRANCH}", *(f"refs/tags/{tag}" for tag in tags), *refs
+        )
 
     def _writes(self) -> Iterator[int]:
         """Attempts of a write, each starting from the remote's state; fails after PUSH_ATTEMPTS."""
@@ -325,6 +329,28 @@ class ModelRegistry:
 
     def _write_json(self, name: str, payload: dict) -> None:
         (self.root / name).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+    def record_gate(self, version: int | str, passed: bool, reason: str) -> None:
+        """Record the deployment gate's verdict on ``version``: a git note on its commit under
+        ``refs/notes/gate``, pushed with the branch, so every clone (every pod) reads the same verdict. A
+        newer verdict on the same version replaces the older one."""
+        tag = version_tag(version)
+        note = json.dumps({"passed": bool(passed), "reason": reason}, sort_keys=True)
+        with self._lock():
+            for _ in self._writes():
+                if tag not in {version_tag(v) for v in self.versions()}:
+                    raise RegistryError(
+                        f"unknown model version {version!r}; registered: {self.versions() or 'none'}"
+                    )
+                git(self.root, "notes", f"--ref={GATE_NOTES}", "add", "-f", "-m", note, f"{tag}^{{}}")
+                if self._publish(refs=(f"{GATE_NOTES}:{GATE_NOTES}",)):
+                    return
+
+    def gate_verdict(self, version: int | str) -> dict | None:
+        """The gate's recorded verdict on ``version`` (``passed``, ``reason``), or None if never gated."""
+        tag = f"{version_tag(version)}^{{}}"
+        note = git(self.root, "notes", f"--ref={GATE_NOTES}", "show", tag, check=False)
+        return json.loads(note) if note else None
 
     def promote(self, version: int | str, stage: str = "production") -> str:
         """Assign ``stage`` to ``version`` (GTO-style tag); a no-op when it already holds it."""

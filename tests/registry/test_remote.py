@@ -114,3 +114,15 @@ def test_an_unreachable_git_remote_is_an_error_naming_it(tmp_path, model):
     )
     with pytest.raises(GitError, match="nope"):
         registry.register(model, {"run": "r1"})
+
+
+def test_a_gate_verdict_recorded_in_one_pod_is_read_in_another(shared, model):
+    gate = pod(shared, "gate")
+    gate.register(model, {"kfp_run_id": "run-1"})
+    gate.record_gate("v1", passed=False, reason="below the floor")
+    deploy = pod(shared, "deploy")
+    assert deploy.gate_verdict("v1") == {"passed": False, "reason": "below the floor"}
+    gate.record_gate("v1", passed=True, reason="re-evaluated")  # the remote's notes moved on
+    deploy.record_gate("v1", passed=True, reason="again")  # a stale clone's write retries, not fails
+    assert pod(shared, "reader").gate_verdict("v1") == {"passed": True, "reason": "again"}
+

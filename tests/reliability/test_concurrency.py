@@ -6,47 +6,26 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 
-import dagster as dg
 import pytest
 
-from lakehouse_ml.assets import serving
-from lakehouse_ml.assets.serving import GATE_CHECK, gate_refusal
+from lakehouse_ml.assets.serving import gate_refusal
 from lakehouse_ml.registry import ModelRegistry
 from lakehouse_ml.registry.model_registry import Remote
 from tests.support.model_builders import write_model
 
 
-def _gate(version: str, passed: bool) -> dg.AssetsDefinition:
-    """The registry asset's gate as another run records it: one evaluation naming its candidate."""
-
-    @dg.asset(name="model_version", check_specs=[dg.AssetCheckSpec(GATE_CHECK.name, asset="model_version")])
-    def model_version():
-        yield dg.Output(version)
-        yield dg.AssetCheckResult(
-            check_name=GATE_CHECK.name, passed=passed, metadata={"candidate": version}, description="gate"
-        )
-
-    return model_version
-
-
-def test_a_deployment_reads_the_gate_of_its_own_version_not_the_latest():
-    with dg.instance_for_test() as instance:
-        dg.materialize([_gate("v4", passed=True)], instance=instance)
-        dg.materialize([_gate("v5", passed=False)], instance=instance)  # a concurrent run, later
-        assert gate_refusal(instance, "v4") is None
-        assert "v5 failed model_beats_champion" in gate_refusal(instance, "v5")
-        assert "no recorded evaluation for v6" in gate_refusal(instance, "v6")
-        dg.materialize([_gate("v4", passed=False)], instance=instance)  # re-evaluated: the newest wins
-        assert "v4 failed" in gate_refusal(instance, "v4")
-
-
-def test_the_gate_lookup_pages_through_a_long_history(monkeypatch):
-    monkeypatch.setattr(serving, "GATE_HISTORY_PAGE", 2)
-    with dg.instance_for_test() as instance:
-        dg.materialize([_gate("v1", passed=True)], instance=instance)
-        for number in range(2, 7):
-            dg.materialize([_gate(f"v{number}", passed=False)], instance=instance)
-        assert gate_refusal(instance, "v1") is None
+def test_a_deployment_reads_the_gate_of_its_own_version_not_the_latest(tmp_path):
+    registry = ModelRegistry(tmp_path / "registry", Remote(str(tmp_path / "dvc-remote")))
+    model = write_model(tmp_path / "trained")
+    for _ in range(3):
+        registry.register(model, {"kfp_run_id": "run"})
+    registry.record_gate("v1", passed=True, reason="gate")
+    registry.record_gate("v2", passed=False, reason="below the floor")  # a concurrent run, later
+    assert gate_refusal(registry, "v1") is None
+    assert gate_refusal(registry, "v2") == "v2 failed model_beats_champion: below the floor"
+    assert "no recorded evaluation for v3" in gate_refusal(registry, "v3")
+    registry.record_gate("v1", passed=False, reason="re-evaluated")  # the newest verdict wins
+    assert "v1 failed" in gate_refusal(registry, "v1")
 
 
 def _register(args: tuple[str, str, int]) -> str:
