@@ -27,7 +27,7 @@ ROLLED_BACK_STAGE = "rolled_back"
 GATE_CHECK = dg.AssetCheckKey(dg.AssetKey("model_version"), "model_beats_champion")
 
 
-def gate_refusal(registry: ModelRegistry, version: str) -> str | None:
+def gate_refusal(registry: "ModelRegistry", version: str) -> str | None:
     """Why ``version`` may not be deployed, or None when the gate passed it.
 
     A blocking check only stops downstream steps of its own run; this keeps a later run that

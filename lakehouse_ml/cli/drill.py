@@ -135,7 +135,7 @@ class Drill:
             return None
         print(f"lakehouse-ml drill: landing zone advanced {days} days, scenario {scenario}")
         print(f"  {summary.describe()}")
-        keys = self.everything.asset_layer.asset_graph.get_all_asset_keys()
+        keys = self.defs.resolve_all_asset_keys()
         refresh = [key for key in keys if key.to_user_string() not in RETRAIN_TARGETS]
         if not self.execute(
             "refresh gold, features, scores, monitoring", self.everything, asset_selection=refresh

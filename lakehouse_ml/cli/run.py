@@ -88,26 +88,17 @@ def output_to_log(log_path: Path) -> Iterator[IO[str]]:
         os.close(saved[1])
 
 
-def assets_by_step(job) -> dict[str, list[str]]:
-    """Step key -> the asset keys it materializes (one op can build several, e.g. the dbt models)."""
-    graph = job.asset_layer.asset_graph
-    steps: dict[str, list[str]] = {}
-    for assets_def in graph.assets_defs:
-        if assets_def.is_executable and assets_def.keys:
-            steps.setdefault(assets_def.node_def.name, []).extend(k.to_user_string() for k in assets_def.keys)
-    return steps
-
-
 def execute_with_progress(job, instance, settings: Settings, log_name: str, **kwargs):
     """Run ``job`` in process with the progress lines on the terminal and the rest in a log file;
     return (result, progress, log path)."""
     from lakehouse_ml.cli.run_progress import RunProgress
+    from lakehouse_ml.orchestration.dagster_private import assets_by_step, listen_to_run
 
     log_path = new_log_path(settings, log_name)
     run_id = str(uuid.uuid4())
     with output_to_log(log_path) as terminal:
         progress = RunProgress(assets_by_step(job), terminal, tty=terminal.isatty())
-        instance.add_event_listener(run_id, progress)
+        listen_to_run(instance, run_id, progress)
         with progress:
             result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False, **kwargs)
     return result, progress, log_path

@@ -10,8 +10,8 @@ whose launcher checks the run worker's health.
 from __future__ import annotations
 
 import dagster as dg
-from dagster._core.storage.runs.sqlite import SqliteRunStorage
 
+from lakehouse_ml.orchestration.dagster_private import runs_on_this_machine
 from lakehouse_ml.serving.spool import process_alive
 
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -19,7 +19,7 @@ UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.Dags
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark unfinished runs whose orchestrating process no longer exists as failed; returns their ids."""
-    if not isinstance(instance.run_storage, SqliteRunStorage):
+    if not runs_on_this_machine(instance):
         return []
     failed = []
     for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from functools import cache, cached_property
-from importlib.metadata import version
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
-from packaging.version import Version
 
 from lakehouse_ml.ingest import warehouse as backend
+from lakehouse_ml.orchestration.dagster_private import OfflineDbtCliResource
 from lakehouse_ml.platform.settings import Settings, project_root
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 
@@ -50,15 +49,6 @@ def dbt_executable() -> str:
     """The dbt next to this interpreter: the venv's bin is not always on PATH (e.g. `.venv/bin/dagster`)."""
     beside = Path(sys.executable).with_name("dbt")
     return str(beside) if beside.exists() else "dbt"
-
-
-class OfflineDbtCliResource(DbtCliResource):
-    """dagster-dbt learns the dbt version from `dbt --version`, which also asks PyPI for the latest release
-    (a network call at run time, seconds offline). The installed dbt-core version is the same answer."""
-
-    @cached_property
-    def _cli_version(self) -> Version:
-        return Version(version("dbt-core"))
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:

@@ -12,75 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.definitions.sensor_definition import SensorType
-from dagster._core.remote_origin import RemoteInstigatorOrigin, RemoteRepositoryOrigin
-from dagster._core.scheduler.instigation import (
-    InstigatorState,
-    InstigatorStatus,
-    InstigatorType,
-    SensorInstigatorData,
+
+from lakehouse_ml.orchestration.dagster_private import (
+    RUN_KEY_TAG,
+    SENSOR_NAME_TAG,
+    store_cursor,
+    stored_cursor,
 )
-from dagster._core.storage.tags import RUN_KEY_TAG, SENSOR_NAME_TAG
-from dagster._core.workspace.load_target import WorkspaceFileTarget
-
-from lakehouse_ml.platform.settings import project_root
-
-# The repository name Dagster gives a code location's single ``Definitions`` object.
-REPOSITORY_NAME = "__repository__"
-
-
-def sensor_origin(sensor_name: str) -> RemoteInstigatorOrigin:
-    """The sensor's origin as ``dagster dev`` loads the project (workspace.yaml): its selector id names
-    the sensor's state in the instance, whichever way (``dg dev``, a pod) the daemon loaded the code."""
-    (location,) = WorkspaceFileTarget([str(project_root() / "workspace.yaml")]).create_origins()
-    return RemoteInstigatorOrigin(RemoteRepositoryOrigin(location, REPOSITORY_NAME), sensor_name)
-
-
-def sensor_state(instance: dg.DagsterInstance, sensor_name: str) -> InstigatorState | None:
-    origin = sensor_origin(sensor_name)
-    return instance.get_instigator_state(origin.get_id(), origin.get_selector().get_id())
-
-
-def stored_cursor(instance: dg.DagsterInstance, sensor_name: str) -> str | None:
-    state = sensor_state(instance, sensor_name)
-    data = state.instigator_data if state else None
-    return data.cursor if isinstance(data, SensorInstigatorData) else None
-
-
-def store_cursor(
-    instance: dg.DagsterInstance, sensor: dg.SensorDefinition, cursor: str | None, run_key: str | None
-) -> None:
-    """Write the tick's cursor (and run key) into the sensor's state, as the daemon does after a tick;
-    the first write creates the state as the daemon would, running when the code says so."""
-    state = sensor_state(instance, sensor.name)
-    if state is None:
-        running = sensor.default_status == dg.DefaultSensorStatus.RUNNING
-        instance.add_instigator_state(
-            InstigatorState(
-                sensor_origin(sensor.name),
-                InstigatorType.SENSOR,
-                InstigatorStatus.DECLARED_IN_CODE if running else InstigatorStatus.STOPPED,
-                SensorInstigatorData(
-                    min_interval=sensor.minimum_interval_seconds,
-                    cursor=cursor,
-                    last_run_key=run_key,
-                    sensor_type=SensorType.STANDARD,
-                ),
-            )
-        )
-        return
-    data = state.instigator_data
-    if not isinstance(data, SensorInstigatorData):
-        data = SensorInstigatorData(
-            min_interval=sensor.minimum_interval_seconds, sensor_type=SensorType.STANDARD
-        )
-    instance.update_instigator_state(
-        state.with_data(
-            data._replace(
-                cursor=data.cursor if cursor is None else cursor, last_run_key=run_key or data.last_run_key
-            )
-        )
-    )
 
 
 def evaluate_tick(

@@ -146,6 +146,14 @@ def test_the_package_root_holds_definitions_and_packages():
         layer_of(f"lakehouse_ml.{folder.name}")
 
 
+def test_only_the_adapter_uses_dagster_private_names():
+    adapter = PACKAGE / "orchestration" / "dagster_private.py"
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        uses = "dagster._" in text or "_cli_version" in text or ".asset_layer" in text
+        assert path == adapter or not uses, f"{path} uses a private Dagster name outside the adapter"
+
+
 def test_the_shipped_package_holds_no_test_code():
     for path in PACKAGE.rglob("*.py"):
         tree = ast.parse(path.read_text())

@@ -21,9 +21,10 @@ from dagster._daemon.sensor import execute_sensor_iteration
 from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, persist
 from lakehouse_ml.definitions import defs
 from lakehouse_ml.monitoring.policy import Verdict
+from lakehouse_ml.orchestration.dagster_private import stored_cursor
 from lakehouse_ml.platform.settings import project_root
 from lakehouse_ml.sensors import drift_retrain_sensor
-from lakehouse_ml.sensors.manual_tick import evaluate_tick, stored_cursor
+from lakehouse_ml.sensors.manual_tick import evaluate_tick
 
 QUEUED = {"run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"}}
 

@@ -39,12 +39,13 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from lakehouse_ml.ingest import warehouse as backend
+from lakehouse_ml.orchestration.dagster_private import OfflineDbtCliResource
 from lakehouse_ml.platform.storage import s3_filesystem
 from lakehouse_ml.resources.iceberg import SqlIcebergCatalog
 from lakehouse_ml.resources.model_server import KServeModelServing
 from lakehouse_ml.resources.query_engine import DuckDBQueryEngine, attach_warehouse, predictions_arrow
 from lakehouse_ml.resources.training_pipeline import KfpClusterRunner
-from lakehouse_ml.resources.warehouse import OfflineDbtCliResource, Warehouse
+from lakehouse_ml.resources.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
