@@ -51,10 +51,21 @@ def worker_index() -> int:
 @pytest.fixture
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
-    # Overridable so that two checkouts can run their suites at once without sharing a database; each
-    # xdist worker counts down from the base database so that one worker's FLUSHDB spares the others.
-    base, _, db = os.environ.get("LAKEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rpartition("/")
-    return f"{base}/{int(db) - worker_index()}"
+    # Overridable so that two checkouts can run their suites at once without sharing a database.
+    return worker_redis_url(os.environ.get("LAKEHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+
+
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
+def worker_redis_url(base_url: str, worker: int | None = None) -> str:
+    """Each xdist worker counts down from the base database, wrapping round Redis's 16, so that one
+    worker's FLUSHDB spares the others (a base of 1 with four workers: 1, 0, 15, 14)."""
+    base, _, db = base_url.rpartition("/")
+    if not db.isdigit():
+        raise ValueError(f"LAKEHOUSE_TEST_REDIS_URL must end in a database number, not {base_url!r}")
+    worker = worker_index() if worker is None else worker
+    return f"{base}/{(int(db) - worker) % REDIS_DATABASES}"
 
 
 @pytest.fixture(scope="session")

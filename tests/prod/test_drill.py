@@ -33,7 +33,7 @@ from lakehouse_ml.simulator import simulate
 pytestmark = [pytest.mark.slow, pytest.mark.longest, pytest.mark.s3, pytest.mark.postgres, pytest.mark.redis]
 
 REPO = Path(__file__).resolve().parents[2]
-DRILL_LOCATION = REPO / "tests" / "support" / "tests/support/prod_drill_location.py"
+DRILL_LOCATION = REPO / "tests" / "support" / "prod_drill_location.py"
 NAMESPACE = "lakehouse-ml"
 CUSTOMERS, HISTORY_DAYS, DRIFT_DAYS = 1_500, 365, 30
 # a weak champion (120 rows of two snapshot days) so that the retraining, on every row, passes the gate
