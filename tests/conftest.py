@@ -120,7 +120,17 @@ def s3_endpoint():
             os.environ[key] = value
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``longest`` (whole-loop runs of minutes) go first: pytest-xdist hands the first tests
-    out round robin, so each worker starts on one of them and the short tests fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("longest") is None)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whole-loop tests (``longest(minutes=...)``) first, one per worker, the others around them
+    (tests/support/scheduling.py); a module's tests keep their order."""
+    from tests.support.scheduling import module_order
+
+    minutes: dict[str, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("longest")
+        if marker is not None:
+            minutes[item.module.__name__] = marker.kwargs["minutes"]
+    modules = list(dict.fromkeys(item.module.__name__ for item in items))
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    rank = {module: index for index, module in enumerate(module_order(minutes, modules, workers))}
+    items.sort(key=lambda item: rank[item.module.__name__])

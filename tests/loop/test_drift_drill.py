@@ -21,7 +21,7 @@ from lakehouse_ml.sensors.drift import stored_verdicts
 from lakehouse_ml.simulator import simulate
 from tests.support.ports import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest]
+pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=4)]
 
 # The signal each simulator scenario must trip (docs/trigger-policy.md).
 SCENARIO_SIGNAL = {

@@ -15,7 +15,7 @@ from lakehouse_ml.registry.model_registry import version_number
 from tests.support.cli import cli
 from tests.support.ports import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest]
+pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=4)]
 CUSTOMERS = 3_000
 
 

@@ -14,7 +14,7 @@ from lakehouse_ml.resources.registry import local_model_registry
 from lakehouse_ml.simulator import simulate
 
 # two runs of the loop up to the registry, 2-5 min on a shared 2-core machine
-pytestmark = [pytest.mark.slow, pytest.mark.longest]
+pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=1.5)]
 
 # fewer rows than the training window holds, so the keyed sample is part of what must repeat
 RUN_CONFIG = {"ops": {"churn_model": {"config": {"max_training_rows": 4000}}}}

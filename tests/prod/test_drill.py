@@ -30,7 +30,13 @@ from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.simulator import simulate
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest, pytest.mark.s3, pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.longest(minutes=8),
+    pytest.mark.s3,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+]
 
 REPO = Path(__file__).resolve().parents[2]
 DRILL_LOCATION = REPO / "tests" / "support" / "prod_drill_location.py"

@@ -33,7 +33,7 @@ from lakehouse_ml.simulator import simulate
 from tests.support.cli import LAKEHOUSE_ML
 from tests.support.ports import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest]
+pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=3.5)]
 
 
 @dataclass(frozen=True)
