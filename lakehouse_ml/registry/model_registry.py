@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
+from lakehouse_ml.registry import dvc_project
 from lakehouse_ml.registry.gitcmd import git, push_refs
 from lakehouse_ml.registry.lineage import artifact_sha256, file_md5, file_sha256
 
@@ -167,7 +168,8 @@ class ModelRegistry:
             (self.root / "README.md").write_text(
                 f"# Model registry\n\n`{MODEL_DIR}/` is tracked by DVC; versions are tags `{ARTIFACT}@vN`, "
                 f"stages are tags `{ARTIFACT}#<stage>#<n>`.\n"
-                f"Restore a version: `git checkout {ARTIFACT}@vN && dvc pull`.\n"
+                f"Restore a version: `git checkout {ARTIFACT}@vN && dvc pull`; `dvc repro` then reports it "
+                "up to date; `dvc metrics show -a`, `dvc params diff`, `dvc plots diff` compare versions.\n"
             )
             git(self.root, "add", "-A")
             git(self.root, "commit", "-q", "-m", "Initialize model registry")
@@ -286,11 +288,14 @@ class ModelRegistry:
         try:
             shutil.rmtree(tracked, ignore_errors=True)
             shutil.copytree(model_dir, tracked)
-            with Repo(str(self.root)) as repo:
-                repo.add(str(tracked))
-                repo.push(remote=REMOTE_NAME)
             self._write_json("metrics.json", metadata["metrics"])
             self._write_json("params.json", {k: metadata[k] for k in ("model_family", "params", "threshold")})
+            with_stage = dvc_project.write_project(self.root, tracked)
+            with Repo(str(self.root)) as repo:
+                repo.add(str(tracked))
+                if with_stage:
+                    dvc_project.commit_stage(repo, self.root)
+                repo.push(remote=REMOTE_NAME)
             self._write_json(
                 "lineage.json",
                 {
