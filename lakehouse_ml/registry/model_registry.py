@@ -5,6 +5,11 @@ Layout of a version commit: ``churn-model/`` (the model folder, tracked by ``chu
 ``churn-model@vN``; stage assignments are GTO-style tags ``churn-model#<stage>#<event>`` on the
 version's commit, the highest event number per stage winning (so a rollback is a new promotion).
 
+GTO (``gto show``, ``gto history``) reads only SemVer version tags, so each version also carries a twin
+``churn-model@vN.0.0`` on the same commit, pushed in the same atomic push; every write adds the twins that
+versions registered before lack. ``vN`` stays the version's name everywhere else (the registry's
+contract, its clones and pods); code that lists tags matches ``VERSION_TAG``, which a twin does not.
+
 With a git remote (``git_url``, prod), the local repository is a disposable clone: it is brought up to
 the remote before reads, and every writer fetches, commits, and pushes its branch and tag in one atomic
 push; when another writer was first (non-fast-forward, or the tag name taken) it starts again from the
@@ -36,6 +41,7 @@ MODEL_FILES = (MODEL_FILE, METADATA_FILE, TRAINING_SET_FILE)
 REMOTE_NAME = "storage"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
+SEMVER_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)\.0\.0$")
 STAGE_TAG = re.compile(rf"^{ARTIFACT}#([a-z][a-z0-9_-]*)#(\d+)$")
 BRANCH = "main"
 GATE_NOTES = "refs/notes/gate"  # the deployment gate's verdict on each version, as git notes
@@ -61,9 +67,9 @@ class Remote:
 
 
 def version_number(version: int | str) -> int:
-    """Accepts 3, "3", "v3" or "churn-model@v3"."""
+    """Accepts 3, "3", "v3", "churn-model@v3" or GTO's "churn-model@v3.0.0"."""
     text = str(version).removeprefix(f"{ARTIFACT}@")
-    match = re.fullmatch(r"v?(\d+)", text)
+    match = re.fullmatch(r"v?(\d+)(?:\.0\.0)?", text)
     if not match:
         raise RegistryError(f"not a model version: {version!r} (expected vN)")
     return int(match.group(1))
@@ -71,6 +77,11 @@ def version_number(version: int | str) -> int:
 
 def version_tag(version: int | str) -> str:
     return f"{ARTIFACT}@v{version_number(version)}"
+
+
+def semver_tag(version: int | str) -> str:
+    """The version's SemVer twin, the tag GTO reads."""
+    return f"{ARTIFACT}@v{version_number(version)}.0.0"
 
 
 def _compile(staged: Path, source: Path) -> dict:
@@ -274,9 +285,10 @@ class ModelRegistry:
             for _ in self._writes():
                 self.init()
                 number = self._commit_version(model_dir, metadata, lineage, compiled)
-                if self._publish(version_tag(number)):
+                twins = self._add_semver_twins()
+                if self._publish(version_tag(number), *twins):
                     return f"v{number}"
-                git(self.root, "tag", "-d", version_tag(number))
+                git(self.root, "tag", "-d", version_tag(number), *twins)
 
     def _commit_version(self, model_dir: Path, metadata: dict, lineage: dict, compiled: dict) -> int:
         """Commit and tag the next version locally, its data pushed to the DVC remote first."""
@@ -373,9 +385,21 @@ class ModelRegistry:
                 event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
                 stage_tag = f"{ARTIFACT}#{stage}#{event}"
                 git(self.root, "tag", "-a", stage_tag, f"{tag}^{{}}", "-m", f"Promote {tag} to {stage}")
-                if self._publish(stage_tag):
+                twins = self._add_semver_twins()
+                if self._publish(stage_tag, *twins):
                     return f"v{version_number(version)}"
-                git(self.root, "tag", "-d", stage_tag)
+                git(self.root, "tag", "-d", stage_tag, *twins)
+
+    def _add_semver_twins(self) -> list[str]:
+        """Tag every version that lacks one with its SemVer twin (locally); the new tags' names."""
+        existing = set(git(self.root, "tag", "-l", f"{ARTIFACT}@v*.0.0").split())
+        added = []
+        for version in self.versions():
+            twin = semver_tag(version)
+            if twin not in existing:
+                git(self.root, "tag", "-a", twin, f"{version_tag(version)}^{{}}", "-m", f"{version} for GTO")
+                added.append(twin)
+        return added
 
     # -- data -------------------------------------------------------------------------------
     def checkout(self, version: int | str) -> Path:
