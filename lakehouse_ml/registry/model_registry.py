@@ -41,7 +41,6 @@ MODEL_FILES = (MODEL_FILE, METADATA_FILE, TRAINING_SET_FILE)
 REMOTE_NAME = "storage"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 VERSION_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)$")
-SEMVER_TAG = re.compile(rf"^{ARTIFACT}@v(\d+)\.0\.0$")
 STAGE_TAG = re.compile(rf"^{ARTIFACT}#([a-z][a-z0-9_-]*)#(\d+)$")
 BRANCH = "main"
 GATE_NOTES = "refs/notes/gate"  # the deployment gate's verdict on each version, as git notes
