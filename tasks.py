@@ -74,6 +74,8 @@ def setup() -> dict[str, str]:
     _ensure_manifest(env)
     instance = "lakehouse_ml.orchestration.instance"
     _run([VENV_BIN / "python", "-m", instance], env=env, stdout=subprocess.DEVNULL)
+    pyiceberg_config = "lakehouse_ml.predictions.pyiceberg_config"  # pyiceberg's CLI finds the local catalog
+    _run([VENV_BIN / "python", "-m", pyiceberg_config], env=env, stdout=subprocess.DEVNULL)
     return env
 
 

@@ -131,11 +131,37 @@ def publish_gold(model: str, iceberg: IcebergCatalog) -> dict[str, dg.MetadataVa
     if not settings.gold_uri:
         raise dg.Failure(GOLD_URI_REQUIRED)
     uri, rows = publish_gold_parquet(iceberg.catalog(), model, settings.gold_uri, settings.s3_endpoint)
-    return {"dagster/row_count": dg.MetadataValue.int(rows), "parquet": dg.MetadataValue.url(uri)}
+    return {
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "dagster/column_schema": dg.MetadataValue.table_schema(
+            column_schema(model, uri, settings.s3_endpoint)
+        ),
+        "parquet": dg.MetadataValue.url(uri),
+    }
+
+
+def column_schema(model: str, uri: str, s3_endpoint: str | None = None) -> dg.TableSchema:
+    """The gold file's columns, typed as readers see them (its Parquet footer), described by the dbt docs.
+
+    Read from the file rather than through dagster-dbt's ``fetch_column_metadata``: that opens a second
+    adapter connection while dbt's own process still holds the DuckDB file.
+    """
+    from lakehouse_ml.ingest.warehouse import parquet_columns
+
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    (node,) = [n for n in nodes if n["resource_type"] == "model" and n["name"] == model]
+    docs = {name: column.get("description") or None for name, column in node["columns"].items()}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, data_type, description=docs.get(name))
+            for name, data_type in parquet_columns(uri, s3_endpoint)
+        ]
+    )
 
 
 def gold_file_metadata(settings: Settings, model: str) -> dict[str, dg.MetadataValue]:
-    """Row count, path and time range of a local gold Parquet file (what Feast and training read)."""
+    """Row count, column schema, path and time range of a local gold Parquet file (what Feast and training
+    read)."""
     import duckdb
 
     path = settings.gold_dir / f"{model}.parquet"
@@ -145,6 +171,7 @@ def gold_file_metadata(settings: Settings, model: str) -> dict[str, dg.MetadataV
         ).fetchall()[0]
     return {
         "dagster/row_count": dg.MetadataValue.int(rows),
+        "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(model, str(path))),
         "parquet": dg.MetadataValue.path(str(path)),
         "first_snapshot_day": dg.MetadataValue.text(str(first)),
         "last_snapshot_day": dg.MetadataValue.text(str(last)),

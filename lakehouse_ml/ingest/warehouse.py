@@ -111,6 +111,18 @@ def trino_load_raw(
                 fs.rm(f"{root.rstrip('/')}/{dataset}/{old.group(1)}", recursive=True)
 
 
+def parquet_columns(uri: str, s3_endpoint: str | None = None) -> list[tuple[str, str]]:
+    """Name and Arrow type of each column of a Parquet file (a path or ``s3://`` URI), from its footer."""
+    import pyarrow.parquet as pq
+
+    if uri.startswith("s3://"):
+        with s3_filesystem(s3_endpoint).open(uri.removeprefix("s3://"), "rb") as handle:
+            schema = pq.read_schema(handle)
+    else:
+        schema = pq.read_schema(uri)
+    return [(field.name, str(field.type)) for field in schema]
+
+
 def publish_gold_parquet(
     catalog, model: str, gold_uri: str, s3_endpoint: str | None = None
 ) -> tuple[str, int]:

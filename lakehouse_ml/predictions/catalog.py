@@ -26,13 +26,18 @@ def catalog_db(iceberg_dir: Path) -> Path:
     return Path(iceberg_dir) / "catalog.db"
 
 
+def local_catalog_properties(iceberg_dir: Path) -> dict[str, str]:
+    """The local catalog's pyiceberg properties, for ``SqlCatalog`` and for ``.pyiceberg.yaml`` alike."""
+    folder = Path(iceberg_dir).absolute()
+    return {"uri": f"sqlite:///{catalog_db(folder)}", "warehouse": (folder / "warehouse").as_uri()}
+
+
 def local_catalog(iceberg_dir: Path) -> SqlCatalog:
     """``<iceberg_dir>/catalog.db`` with the warehouse in ``<iceberg_dir>/warehouse`` (created if absent)."""
     from pyiceberg.catalog.sql import SqlCatalog
 
-    warehouse = Path(iceberg_dir) / "warehouse"
-    warehouse.mkdir(parents=True, exist_ok=True)
-    return SqlCatalog(CATALOG_NAME, uri=f"sqlite:///{catalog_db(iceberg_dir)}", warehouse=warehouse.as_uri())
+    (Path(iceberg_dir) / "warehouse").mkdir(parents=True, exist_ok=True)
+    return SqlCatalog(CATALOG_NAME, **local_catalog_properties(iceberg_dir))
 
 
 def ensure_predictions_table(catalog):

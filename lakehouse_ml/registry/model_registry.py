@@ -5,6 +5,11 @@ Layout of a version commit: ``churn-model/`` (the model folder, tracked by ``chu
 ``churn-model@vN``; stage assignments are GTO-style tags ``churn-model#<stage>#<event>`` on the
 version's commit, the highest event number per stage winning (so a rollback is a new promotion).
 
+GTO (``gto show``, ``gto history``) reads only SemVer version tags, so each version also carries a twin
+``churn-model@vN.0.0`` on the same commit, pushed in the same atomic push; every write adds the twins that
+versions registered before lack. ``vN`` stays the version's name everywhere else (the registry's
+contract, its clones and pods); code that lists tags matches ``VERSION_TAG``, which a twin does not.
+
 With a git remote (``git_url``, prod), the local repository is a disposable clone: it is brought up to
 the remote before reads, and every writer fetches, commits, and pushes its branch and tag in one atomic
 push; when another writer was first (non-fast-forward, or the tag name taken) it starts again from the
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
+from lakehouse_ml.registry import dvc_project
 from lakehouse_ml.registry.gitcmd import git, push_refs
 from lakehouse_ml.registry.lineage import artifact_sha256, file_md5, file_sha256
 
@@ -60,9 +66,9 @@ class Remote:
 
 
 def version_number(version: int | str) -> int:
-    """Accepts 3, "3", "v3" or "churn-model@v3"."""
+    """Accepts 3, "3", "v3", "churn-model@v3" or GTO's "churn-model@v3.0.0"."""
     text = str(version).removeprefix(f"{ARTIFACT}@")
-    match = re.fullmatch(r"v?(\d+)", text)
+    match = re.fullmatch(r"v?(\d+)(?:\.0\.0)?", text)
     if not match:
         raise RegistryError(f"not a model version: {version!r} (expected vN)")
     return int(match.group(1))
@@ -70,6 +76,11 @@ def version_number(version: int | str) -> int:
 
 def version_tag(version: int | str) -> str:
     return f"{ARTIFACT}@v{version_number(version)}"
+
+
+def semver_tag(version: int | str) -> str:
+    """The version's SemVer twin, the tag GTO reads."""
+    return f"{ARTIFACT}@v{version_number(version)}.0.0"
 
 
 def _compile(staged: Path, source: Path) -> dict:
@@ -167,7 +178,8 @@ class ModelRegistry:
             (self.root / "README.md").write_text(
                 f"# Model registry\n\n`{MODEL_DIR}/` is tracked by DVC; versions are tags `{ARTIFACT}@vN`, "
                 f"stages are tags `{ARTIFACT}#<stage>#<n>`.\n"
-                f"Restore a version: `git checkout {ARTIFACT}@vN && dvc pull`.\n"
+                f"Restore a version: `git checkout {ARTIFACT}@vN && dvc pull`; `dvc repro` then reports it "
+                "up to date; `dvc metrics show -a`, `dvc params diff`, `dvc plots diff` compare versions.\n"
             )
             git(self.root, "add", "-A")
             git(self.root, "commit", "-q", "-m", "Initialize model registry")
@@ -272,9 +284,10 @@ class ModelRegistry:
             for _ in self._writes():
                 self.init()
                 number = self._commit_version(model_dir, metadata, lineage, compiled)
-                if self._publish(version_tag(number)):
+                twins = self._add_semver_twins()
+                if self._publish(version_tag(number), *twins):
                     return f"v{number}"
-                git(self.root, "tag", "-d", version_tag(number))
+                git(self.root, "tag", "-d", version_tag(number), *twins)
 
     def _commit_version(self, model_dir: Path, metadata: dict, lineage: dict, compiled: dict) -> int:
         """Commit and tag the next version locally, its data pushed to the DVC remote first."""
@@ -286,11 +299,14 @@ class ModelRegistry:
         try:
             shutil.rmtree(tracked, ignore_errors=True)
             shutil.copytree(model_dir, tracked)
-            with Repo(str(self.root)) as repo:
-                repo.add(str(tracked))
-                repo.push(remote=REMOTE_NAME)
             self._write_json("metrics.json", metadata["metrics"])
             self._write_json("params.json", {k: metadata[k] for k in ("model_family", "params", "threshold")})
+            with_stage = dvc_project.write_project(self.root, tracked)
+            with Repo(str(self.root)) as repo:
+                repo.add(str(tracked))
+                if with_stage:
+                    dvc_project.commit_stage(repo, self.root)
+                repo.push(remote=REMOTE_NAME)
             self._write_json(
                 "lineage.json",
                 {
@@ -368,9 +384,21 @@ class ModelRegistry:
                 event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
                 stage_tag = f"{ARTIFACT}#{stage}#{event}"
                 git(self.root, "tag", "-a", stage_tag, f"{tag}^{{}}", "-m", f"Promote {tag} to {stage}")
-                if self._publish(stage_tag):
+                twins = self._add_semver_twins()
+                if self._publish(stage_tag, *twins):
                     return f"v{version_number(version)}"
-                git(self.root, "tag", "-d", stage_tag)
+                git(self.root, "tag", "-d", stage_tag, *twins)
+
+    def _add_semver_twins(self) -> list[str]:
+        """Tag every version that lacks one with its SemVer twin (locally); the new tags' names."""
+        existing = set(git(self.root, "tag", "-l", f"{ARTIFACT}@v*.0.0").split())
+        added = []
+        for version in self.versions():
+            twin = semver_tag(version)
+            if twin not in existing:
+                git(self.root, "tag", "-a", twin, f"{version_tag(version)}^{{}}", "-m", f"{version} for GTO")
+                added.append(twin)
+        return added
 
     # -- data -------------------------------------------------------------------------------
     def checkout(self, version: int | str) -> Path:

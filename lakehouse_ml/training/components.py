@@ -7,7 +7,7 @@ imports, so process and artifact-passing overhead can be told apart from the wor
 """
 
 from kfp import dsl
-from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
 from lakehouse_ml.platform.settings import (
     DEFAULT_IMAGE,  # on a cluster, the configured image replaces it per task
@@ -123,15 +123,19 @@ def train_and_evaluate(
     export_uri: str,
     model: Output[Model],
     metrics: Output[Metrics],
+    classification_metrics: Output[ClassificationMetrics],
 ):
     """Refit the best tuned candidate on the training window, evaluate on the later window and
-    write the model folder; optionally copy it to ``export_uri`` (object storage on a cluster)."""
+    write the model folder; optionally copy it to ``export_uri`` (object storage on a cluster).
+    Scalar metrics go to ``metrics``; the confusion matrix and ROC curve on the evaluation set to
+    ``classification_metrics``, which the KFP UI draws."""
     import json
     import time
     from pathlib import Path
 
     import pandas as pd
 
+    from lakehouse_ml.training.curves import evaluation_scores, roc_table
     from lakehouse_ml.training.models import Candidate, train_and_evaluate, write_export
 
     start = time.perf_counter()
@@ -161,4 +165,9 @@ def train_and_evaluate(
         if isinstance(value, float):
             metrics.log_metric(name, value)
     metrics.metadata["confusion_matrix"] = json.dumps(metadata["metrics"]["confusion_matrix"])
+    classification_metrics.log_confusion_matrix(
+        ["stayed", "churned"], metadata["metrics"]["confusion_matrix"]
+    )
+    roc = roc_table(*evaluation_scores(Path(model.path))[:2])
+    classification_metrics.log_roc_curve(roc["fpr"].tolist(), roc["tpr"].tolist(), roc["threshold"].tolist())
     metrics.metadata["compute_seconds"] = json.dumps(compute)

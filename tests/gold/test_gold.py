@@ -117,4 +117,10 @@ def test_warehouse_resource_serves_other_stages(built) -> None:
     gold = materializations["fct_customer_features"]
     assert gold["dagster/row_count"].value == 75
     assert gold["last_snapshot_day"].value == "2024-05-15 00:00:00"
+    columns = {column.name: column.type for column in gold["dagster/column_schema"].value.columns}
+    assert columns["customer_id"] == "string" and columns["lifetime_value"] == "double"
+    assert columns["order_count_30d"] == "int64" and columns["event_timestamp"].startswith("timestamp")
+    assert len(columns) == len(pd.read_parquet(warehouse.gold_uri("fct_customer_features")).columns)
+    labels = materializations["fct_churn_labels"]["dagster/column_schema"].value.columns
+    assert [column.name for column in labels] == ["customer_id", "event_timestamp", "churned"]
     assert materializations["fct_churn_labels"]["dagster/row_count"].value == 18

@@ -59,6 +59,10 @@ def test_published_gold_is_what_feast_and_training_read(iceberg, gold_bucket, s3
     uri = f"s3://{gold_bucket}/gold/{MODEL}.parquet"
     assert metadata["parquet"].value == uri
     assert metadata["dagster/row_count"].value == len(frame)
+    columns = metadata["dagster/column_schema"].value.columns
+    assert [column.name for column in columns] == list(frame.columns)
+    customer_id = next(column for column in columns if column.name == "customer_id")
+    assert customer_id.type == "string"
 
     source = GoldSource(uri, s3_endpoint)
     _, _, customer_features, _ = build(source)

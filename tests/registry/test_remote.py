@@ -51,7 +51,7 @@ def test_a_version_registered_in_one_pod_is_seen_and_checked_out_in_another(shar
     )
     serving.promote("v1", "production")
     assert pod(shared, "monitor").production_version() == "v1"
-    assert remote_tags(shared) == ["churn-model#production#1", "churn-model@v1"]
+    assert remote_tags(shared) == ["churn-model#production#1", "churn-model@v1", "churn-model@v1.0.0"]
 
 
 def test_a_stale_writer_is_rejected_and_retries_with_the_next_number(shared, model, monkeypatch):
@@ -63,7 +63,7 @@ def test_a_stale_writer_is_rejected_and_retries_with_the_next_number(shared, mod
     monkeypatch.setattr(second, "_sync", lambda: syncs.append(1) if len(syncs) == 0 else real_sync())
     assert second.register(model, {"run": "b"}) == "v2"
     assert len(syncs) == 1  # it did start stale, and went round again
-    assert remote_tags(shared) == ["churn-model@v1", "churn-model@v2"]
+    assert remote_tags(shared) == [f"churn-model@v{n}{twin}" for n in (1, 2) for twin in ("", ".0.0")]
     assert pod(shared, "c").lineage("v2")["run"] == "b"
 
 
@@ -85,7 +85,7 @@ def test_concurrent_registrations_get_distinct_versions_and_keep_every_tag(share
     assert not errors, [f"{name}: {err}" for name, err in errors]
     registered = sorted(v for versions in results.values() for v in versions)
     assert registered == ["v1", "v2", "v3", "v4"]
-    assert remote_tags(shared) == [f"churn-model@v{n}" for n in range(1, 5)]
+    assert remote_tags(shared) == [f"churn-model@v{n}{twin}" for n in range(1, 5) for twin in ("", ".0.0")]
     reader = pod(shared, "reader")
     runs = {reader.lineage(v)["run"] for v in registered}
     assert runs == {"a-0", "a-1", "b-0", "b-1"}

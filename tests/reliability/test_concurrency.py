@@ -45,7 +45,7 @@ def test_concurrent_registrations_get_distinct_versions_and_every_tag_is_pullabl
     registry = ModelRegistry(root, Remote(str(remote)))
     assert registry.versions() == ["v1", "v2", "v3"]
     tags = subprocess.run(["git", "-C", str(root), "tag", "-l"], capture_output=True, text=True).stdout
-    assert sorted(tags.split()) == ["churn-model@v1", "churn-model@v2", "churn-model@v3"]
+    assert sorted(tags.split()) == [f"churn-model@v{n}{twin}" for n in (1, 2, 3) for twin in ("", ".0.0")]
     hashes = set()
     for version in versions:  # each tag's model restores from the DVC remote alone
         folder = registry.checkout(version)

@@ -102,13 +102,13 @@ def _online_values(home: Path) -> str:
 def _registry(home: Path) -> dict[str, str]:
     """Version -> model_sha256, after checking one tag per version and contiguous numbers."""
     from lakehouse_ml.platform.settings import Settings
-    from lakehouse_ml.registry.model_registry import version_number
+    from lakehouse_ml.registry.model_registry import VERSION_TAG, version_number
     from lakehouse_ml.resources.registry import local_model_registry
 
     root = home / "registry"
     tags = subprocess.run(["git", "-C", str(root), "tag"], capture_output=True, text=True, check=True)
     version_tags = sorted(
-        (t for t in tags.stdout.split() if t.startswith("churn-model@")), key=lambda t: version_number(t)
+        (t for t in tags.stdout.split() if VERSION_TAG.match(t)), key=lambda t: version_number(t)
     )
     versions = [tag.split("@", 1)[1] for tag in version_tags]
     assert versions == [f"v{n}" for n in range(1, len(versions) + 1)], version_tags

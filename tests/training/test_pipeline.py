@@ -26,9 +26,20 @@ def test_pipeline_compiles_to_a_cluster_package(tmp_path: Path):
     for name in ("tune-family", "tune-family-2"):
         assert tasks[name].get("dependentTasks") == ["build-training-set"]
     assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {"model", "metrics"}
+    evaluation = spec["components"]["comp-train-and-evaluate"]["outputDefinitions"]["artifacts"]
+    assert evaluation["metrics"]["artifactType"]["schemaTitle"] == "system.Metrics"
+    classification = evaluation["classification_metrics"]["artifactType"]["schemaTitle"]
+    assert classification == "system.ClassificationMetrics"
     assert "lakehouse_home" in spec["root"]["inputDefinitions"]["parameters"]
     for executor in spec["deploymentSpec"]["executors"].values():
         assert "pip install" not in " ".join(executor["container"]["command"])
+
+
+def classification_metrics(run_dir: Path) -> dict:
+    """The evaluation task's ClassificationMetrics artifact, as KFP recorded it in its executor output."""
+    output = json.loads((run_dir / "train-and-evaluate" / "executor_output.json").read_text())
+    (artifact,) = output["artifacts"]["classification_metrics"]["artifacts"]
+    return artifact["metadata"]
 
 
 @pytest.mark.slow
@@ -53,6 +64,10 @@ def test_local_run_trains_evaluates_and_reproduces_in_process_bytes(lakehouse_ho
     assert {"model.joblib", "metadata.json", "training_set.parquet"} <= {
         p.name for p in run.model_dir.iterdir()
     }
+    drawn = classification_metrics(Path(run.pipeline_root))
+    assert [row["row"] for row in drawn["confusionMatrix"]["rows"]] == run.metrics["confusion_matrix"]
+    roc = drawn["confidenceMetrics"]
+    assert roc[0]["falsePositiveRate"] == 0 and roc[-1]["recall"] == 1
 
     # The same data and parameters trained outside KFP give the same bytes. That training runs in a
     # fresh process like the component's: pickle output depends on which strings a process has
