@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.platform.catalog_names import identifier
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 
@@ -44,7 +45,7 @@ class QueryEngine(dg.ConfigurableResource):
 class DuckDBQueryEngine(QueryEngine):
     warehouse_path: str
     iceberg_dir: str
-    predictions_table: str = "ml.churn_predictions"
+    predictions_table: str = identifier("churn_predictions")
 
     def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         import duckdb
@@ -124,9 +125,9 @@ class TrinoQueryEngine(QueryEngine):
     user: str = "lakehouse"
     password: str | None = None
     catalog: str = "iceberg"
-    predictions_table: str = "ml.churn_predictions"
-    orders_table: str = "silver.fct_orders"
-    features_table: str = "gold.fct_customer_features"
+    predictions_table: str = identifier("churn_predictions")
+    orders_table: str = identifier("fct_orders")
+    features_table: str = identifier("fct_customer_features")
 
     def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         """Trino prunes Iceberg partitions by the SQL's own predicates: ``predictions_since`` is unused."""
