@@ -69,3 +69,27 @@ def namespace_of(table: str) -> str:
 def identifier(table: str) -> str:
     """``<namespace>.<table>``, e.g. ``ml.churn_predictions``."""
     return f"{namespace_of(table)}.{table}"
+
+
+class UngovernedNamespaceError(LookupError):
+    pass
+
+
+def create_table(catalog, table: str, schema, **options):
+    """Load ``table`` (by its mapped identifier), creating it on first use. A SQL catalog (local, or
+    pyiceberg's on PostgreSQL) gets the namespace created too; a REST catalog (Polaris) only ever has the
+    namespaces the bootstrap created, so a table outside them fails here, naming the fix."""
+    from pyiceberg.catalog.rest import RestCatalog
+    from pyiceberg.exceptions import NoSuchNamespaceError
+
+    namespace = namespace_of(table)
+    if not isinstance(catalog, RestCatalog):
+        catalog.create_namespace_if_not_exists(namespace)
+    try:
+        return catalog.create_table_if_not_exists(identifier(table), schema=schema, **options)
+    except NoSuchNamespaceError as err:
+        raise UngovernedNamespaceError(
+            f"cannot create {identifier(table)}: namespace {namespace!r} does not exist in catalog "
+            f"{catalog.name}; only the Polaris bootstrap creates namespaces, with their grants "
+            "(python -m lakehouse_ml.governance.polaris_bootstrap, docs/prod.md)"
+        ) from err
