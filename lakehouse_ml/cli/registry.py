@@ -22,23 +22,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
     from lakehouse_ml.platform.settings import Settings
     from lakehouse_ml.registry import catalog_tables
     from lakehouse_ml.resources.registry import local_model_registry, prod_model_registry
 
     settings = Settings.from_env()
     opener = local_model_registry if settings.profile == "local" else prod_model_registry
-    resource = opener(settings).process_config_and_initialize()  # resolves the dg.EnvVar settings
-    catalog = resource.iceberg.catalog()
-    if args.action == "rebuild-catalog":
-        written = catalog_tables.rebuild(catalog, resource.open())
-        for name, rows in written.items():
-            print(f"{catalog_tables.identifier(name)}: {rows} rows from the registry")
-        return 0
-    try:
-        frame = catalog_tables.query(catalog, args.sql or catalog_tables.DEFAULT_QUERY)
-    except LookupError as err:
-        print(f"error: {err}")
-        return 2
+    with dg.build_resources({"model_registry": opener(settings)}) as resources:  # resolves dg.EnvVar
+        resource = resources.model_registry
+        catalog = resource.iceberg.catalog()
+        if args.action == "rebuild-catalog":
+            written = catalog_tables.rebuild(catalog, resource.open())
+            for name, rows in written.items():
+                print(f"{catalog_tables.identifier(name)}: {rows} rows from the registry")
+            return 0
+        try:
+            frame = catalog_tables.query(catalog, args.sql or catalog_tables.DEFAULT_QUERY)
+        except LookupError as err:
+            print(f"error: {err}")
+            return 2
     print(frame.to_string(index=False))
     return 0
