@@ -27,15 +27,15 @@ METRICS = ("roc_auc", "pr_auc", "f1", "accuracy", "brier")
 TRAILER = re.compile(r"^(Reason|Trigger): ?(.*)$", re.MULTILINE)
 
 # Each version with the stage it holds now (none once another version took its stage). One SQL text for
-# DuckDB and Trino; ``{versions}`` and ``{stage_history}`` are the tables' names in the engine.
+# DuckDB and Trino; ``{model_versions}`` and ``{model_stage_history}`` are the tables' names in the engine.
 MODELS_SQL = """
 SELECT v.*, s.stage, s.changed_at AS stage_since
-FROM {versions} v
+FROM {model_versions} v
 LEFT JOIN (
     SELECT h.version, h.stage, h.changed_at,
            ROW_NUMBER() OVER (PARTITION BY h.version ORDER BY h.event DESC) AS newest
-    FROM {stage_history} h
-    JOIN (SELECT stage, MAX(event) AS event FROM {stage_history} GROUP BY stage) holder
+    FROM {model_stage_history} h
+    JOIN (SELECT stage, MAX(event) AS event FROM {model_stage_history} GROUP BY stage) holder
       ON holder.stage = h.stage AND holder.event = h.event
 ) s ON s.version = v.version AND s.newest = 1
 """
@@ -252,7 +252,8 @@ def query(catalog, sql: str = DEFAULT_QUERY):
                     "`lakehouse-ml registry rebuild-catalog`"
                 ) from err
         con.execute(
-            "CREATE VIEW models AS " + MODELS_SQL.format(versions=VERSIONS, stage_history=STAGE_HISTORY)
+            "CREATE VIEW models AS "
+            + MODELS_SQL.format(model_versions=VERSIONS, model_stage_history=STAGE_HISTORY)
         )
         return con.execute(sql).df()
     finally:
