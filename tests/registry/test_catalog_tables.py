@@ -173,3 +173,18 @@ def test_the_registry_command_rebuilds_and_queries_the_local_catalog(history):
         ["v1", "0.50", "rolled_back"],
         ["v2", "0.81", "production"],
     ]
+
+
+def test_the_trigger_names_what_started_the_run():
+    from lakehouse_ml.resources.registry import run_trigger
+
+    assert run_trigger("r1", {"dagster/schedule_name": "weekly_model_retrain"}) == (
+        "schedule:weekly_model_retrain run r1"
+    )
+    assert (
+        run_trigger("r2", {"dagster/sensor_name": "drift_retrain_sensor"})
+        == "sensor:drift_retrain_sensor run r2"
+    )
+    assert run_trigger("r3", {"dagster/from_automation_condition": "true"}) == "automation run r3"
+    assert run_trigger("r4", {}) == "manual run r4"
+    assert run_trigger(None, {}) == "manual"
