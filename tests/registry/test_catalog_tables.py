@@ -23,7 +23,6 @@ from lakehouse_ml.registry.catalog_tables import (
     rebuild,
 )
 from lakehouse_ml.registry.model_registry import Remote
-from tests.support.cli import cli
 from tests.support.model_builders import write_model
 from tests.support.monitoring_fixtures import _engine, prediction_frame, write_predictions
 
@@ -159,15 +158,18 @@ def test_a_catalog_failure_leaves_the_registry_change_and_the_next_change_catche
     assert len(read(local_catalog(catalog_dir), VERSIONS)) == 2
 
 
-def test_the_registry_command_rebuilds_and_queries_the_local_catalog(history):
-    home, catalog, _ = history
-    rebuilt = cli(home, "registry", "rebuild-catalog")
-    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert "models.model_versions: 2 rows" in rebuilt.stdout
-    assert "models.model_stage_history: 4 rows" in rebuilt.stdout
-    answer = cli(home, "registry", "query")
-    assert answer.returncode == 0, answer.stdout + answer.stderr
-    lines = [line.split() for line in answer.stdout.strip().splitlines()]
+def test_the_registry_command_rebuilds_and_queries_the_local_catalog(history, monkeypatch, capsys):
+    from lakehouse_ml.cli.main import main
+
+    home, _, _ = history
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(home))
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    assert main(["registry", "rebuild-catalog"]) == 0
+    rebuilt = capsys.readouterr().out
+    assert "models.model_versions: 2 rows" in rebuilt and "models.model_stage_history: 4 rows" in rebuilt
+    assert main(["registry", "query"]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.strip().splitlines()]
     assert lines == [
         ["version", "roc_auc", "stage"],
         ["v1", "0.50", "rolled_back"],
