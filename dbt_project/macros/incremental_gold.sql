@@ -39,7 +39,7 @@
     the project's on-run-start hook, once, not by the gold models' hooks: they run concurrently, and two DuckDB
     transactions creating the same table conflict. -#}
 {% macro gold_windows_table() -%}
-    gold.gold_build_windows
+    {{ var('namespaces')['gold'] }}.gold_build_windows
 {%- endmacro %}
 
 {% macro create_gold_windows_table() -%}

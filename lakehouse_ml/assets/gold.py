@@ -11,6 +11,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pydantic import Field
 
 from lakehouse_ml.orchestration.pools import WAREHOUSE_POOL
+from lakehouse_ml.platform.catalog_names import DBT_LAYERS
 from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.platform.settings import GOLD_URI_REQUIRED, Settings
 from lakehouse_ml.resources.iceberg import IcebergCatalog
@@ -80,6 +81,7 @@ def dbt_var_overrides(config: DbtBuildConfig, settings: Settings) -> dict[str, o
         "as_of": config.as_of or (settings.as_of.isoformat() if settings.as_of else ""),
         "label_horizon_days": config.label_horizon_days,
         "snapshot_interval_days": config.snapshot_interval_days,
+        "namespaces": DBT_LAYERS,
     }
     return {name: value for name, value in wanted.items() if value != DEFAULT_VARS[name]}
 

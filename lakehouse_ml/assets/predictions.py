@@ -54,7 +54,7 @@ def churn_predictions(context: dg.AssetExecutionContext, model_server: ModelServ
         result = load_spool(table, spool)
     return dg.MaterializeResult(
         metadata={
-            "table": "ml.churn_predictions",
+            "table": IDENTIFIER,
             "rows_appended": result.rows_inserted,
             "records_read": result.records_read,
             "rejected_records": result.rejected,

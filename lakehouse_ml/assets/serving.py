@@ -54,7 +54,9 @@ def _deployment_metadata(version: str, role: str, outcome: dict) -> dict:
     }
 
 
-def _record_what_serves(context: dg.AssetExecutionContext, registry, model_server: ModelServing) -> None:
+def _record_what_serves(
+    context: dg.AssetExecutionContext, registry, model_server: ModelServing, trigger: str
+) -> None:
     """A run killed after the server took a version but before the registry recorded its stage leaves the
     registry behind (no production version while one serves, and monitoring refuses to run): record the
     serving versions' stages before deploying the next one."""
@@ -62,7 +64,8 @@ def _record_what_serves(context: dg.AssetExecutionContext, registry, model_serve
     for role, served in model_server.served_versions().items():
         stage = STABLE_STAGE if role == "stable" else CANARY_STAGE
         if served in registered and registry.stage_version(stage) != served:
-            registry.promote(served, stage)
+            reason = f"serves as {role} but the registry had not recorded it (an interrupted deployment)"
+            registry.promote(served, stage, reason=reason, trigger=trigger)
             context.log.warning(f"{served} serves as {role} but the registry did not record it: now {stage}")
 
 
@@ -84,7 +87,7 @@ def churn_predictor_deployment(
     """
     registry = model_registry.open()
     version = str(model_version)
-    _record_what_serves(context, registry, model_server)
+    _record_what_serves(context, registry, model_server, model_registry.trigger)
     refusal = gate_refusal(registry, version)
     if refusal:
         raise dg.Failure(f"not deploying {version}: {refusal}; the current deployment keeps serving")
@@ -96,7 +99,12 @@ def churn_predictor_deployment(
         warehouse.query(active_customers_sql(GOLD_SCHEMA))["customer_id"].astype(str).head(SMOKE_CUSTOMERS)
     )
     outcome = model_server.deploy(version, folder, registry.model_sha256(version), list(smoke))
-    registry.promote(version, STABLE_STAGE if outcome["role"] == "stable" else CANARY_STAGE)
+    registry.promote(
+        version,
+        STABLE_STAGE if outcome["role"] == "stable" else CANARY_STAGE,
+        reason=f"deployed as {outcome['role']} after passing the gate and the smoke test",
+        trigger=model_registry.trigger,
+    )
     context.log.info(f"deployed {version} as {outcome['role']}: {outcome}")
     return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
 
@@ -107,7 +115,12 @@ def promote_canary_op(
 ):
     """Move the canary to 100% of traffic and mark it as the production version in the registry."""
     outcome = model_server.promote()
-    model_registry.open().promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
+    model_registry.open().promote(
+        outcome.get("stable") or outcome["version"],
+        STABLE_STAGE,
+        reason="canary promoted to 100% of traffic",
+        trigger=model_registry.trigger,
+    )
     context.log.info(f"promoted: {outcome}")
     return outcome
 
@@ -119,7 +132,12 @@ def rollback_canary_op(
     """Remove the canary; the stable version takes all traffic again. The registry records the removed
     version as ``rolled_back`` so the deployment asset does not bring it back."""
     outcome = model_server.rollback()
-    model_registry.open().promote(outcome["removed"], ROLLED_BACK_STAGE)
+    model_registry.open().promote(
+        outcome["removed"],
+        ROLLED_BACK_STAGE,
+        reason="canary rolled back; the stable version serves all traffic",
+        trigger=model_registry.trigger,
+    )
     context.log.info(f"rolled back: {outcome}")
     return outcome
 

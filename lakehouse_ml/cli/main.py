@@ -1,8 +1,8 @@
 """The ``lakehouse-ml`` console script.
 
-Each subcommand is a module of this package (``simulate``, ``serve``, ``run``, ``drill``, ``reproduce``)
-that exposes ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int`` and keeps its import light
-(heavy libraries are imported inside ``run``).
+Each subcommand is a module of this package (``simulate``, ``serve``, ``run``, ``drill``, ``reproduce``,
+``registry``) that exposes ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int`` and keeps its
+import light (heavy libraries are imported inside ``run``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "run": "lakehouse_ml.cli.run",
     "drill": "lakehouse_ml.cli.drill",
     "reproduce": "lakehouse_ml.cli.reproduce",
+    "registry": "lakehouse_ml.cli.registry",
 }
 
 

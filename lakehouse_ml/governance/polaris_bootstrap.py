@@ -1,10 +1,13 @@
 """Set up the Polaris catalog the prod profile uses, with the seed's access rules, idempotently.
 
-Creates the Iceberg catalog ``lakehouse`` and its namespaces ``features``, ``predictions`` and ``models``
-(``lakehouse.features`` ...), the principal roles of people and services, and the grants: data
-scientists read ``lakehouse.features``; ML engineers read it too and are the only people who write
-``lakehouse.models``; the pipeline's and Trino's principals manage the catalog's content (dbt, Feast
-and the prediction log write through them). People are given a principal role with Polaris' own tools
+Creates the Iceberg catalog ``lakehouse``, one namespace per entry of
+``lakehouse_ml/platform/catalog_names.py`` (``gold``: features, ``ml``: predictions, ``models``: registry
+metadata, and dbt's ``bronze`` / ``silver``), and per namespace a ``<namespace>_reader`` and
+``<namespace>_writer`` catalog role granted to the principal roles that mapping names: data scientists
+read features, predictions and models and write nothing; ML engineers also read bronze and silver and
+write models; the pipeline's and Trino's principals (``lakehouse_pipeline``) write every namespace, and
+every role lists the namespaces (``catalog_browser``), but no role may create one, so a table outside the
+mapping cannot be written. People are given a principal role with Polaris' own tools
 (``polaris principal-roles grant``); this module creates only the service principals and prints their
 credentials once, for the secrets ``LAKEHOUSE_ICEBERG_CREDENTIAL`` and ``POLARIS_TRINO_CREDENTIAL``.
 
@@ -23,20 +26,56 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-CATALOG = "lakehouse"
-NAMESPACES = ("features", "predictions", "models")
-READ = ("NAMESPACE_READ_PROPERTIES", "TABLE_LIST", "TABLE_READ_PROPERTIES", "TABLE_READ_DATA")
-WRITE = READ + ("TABLE_CREATE", "TABLE_DROP", "TABLE_WRITE_PROPERTIES", "TABLE_WRITE_DATA")
-# catalog role -> (namespace or None for the whole catalog, privileges)
-CATALOG_ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "features_reader": ("features", READ),
-    "models_writer": ("models", WRITE),
-    "content_manager": (None, ("CATALOG_MANAGE_CONTENT",)),
-}
+from lakehouse_ml.platform.catalog_names import CATALOG
+from lakehouse_ml.platform.catalog_names import NAMESPACES as NAMESPACE_ACCESS
+from lakehouse_ml.platform.catalog_names import PRINCIPAL_ROLES as ROLES
+
+NAMESPACES = tuple(NAMESPACE_ACCESS)
+READ = (
+    "NAMESPACE_READ_PROPERTIES",
+    "TABLE_LIST",
+    "TABLE_READ_PROPERTIES",
+    "TABLE_READ_DATA",
+    "VIEW_LIST",
+    "VIEW_READ_PROPERTIES",
+)
+# dbt replaces tables and views; maintenance expires snapshots: full metadata, but no namespace creation
+WRITE = READ + (
+    "TABLE_CREATE",
+    "TABLE_DROP",
+    "TABLE_WRITE_PROPERTIES",
+    "TABLE_WRITE_DATA",
+    "TABLE_FULL_METADATA",
+    "VIEW_CREATE",
+    "VIEW_DROP",
+    "VIEW_WRITE_PROPERTIES",
+)
+
+
+def _catalog_role(namespace: str, principal_role: str) -> str:
+    return f"{namespace}_{'writer' if principal_role in NAMESPACE_ACCESS[namespace].writers else 'reader'}"
+
+
+BROWSER = "catalog_browser"
+# principal role -> catalog roles, and catalog role -> (namespace, or None for the whole catalog,
+# privileges): all from catalog_names
 PRINCIPAL_ROLES: dict[str, tuple[str, ...]] = {
-    "data_scientist": ("features_reader",),
-    "ml_engineer": ("features_reader", "models_writer"),
-    "lakehouse_pipeline": ("content_manager",),
+    role: (
+        BROWSER,
+        *(
+            _catalog_role(namespace, role)
+            for namespace, access in NAMESPACE_ACCESS.items()
+            if role in access.readers + access.writers
+        ),
+    )
+    for role in ROLES
+}
+CATALOG_ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    BROWSER: (None, ("CATALOG_READ_PROPERTIES", "NAMESPACE_LIST")),
+    **{
+        name: (name.rsplit("_", 1)[0], WRITE if name.endswith("_writer") else READ)
+        for name in sorted({name for names in PRINCIPAL_ROLES.values() for name in names} - {BROWSER})
+    },
 }
 SERVICE_PRINCIPALS: dict[str, str] = {"lakehouse-ml": "lakehouse_pipeline", "trino": "lakehouse_pipeline"}
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from lakehouse_ml.platform.catalog_names import identifier
 from lakehouse_ml.platform.storage import filesystem, s3_filesystem
 
 if TYPE_CHECKING:
@@ -126,19 +127,20 @@ def parquet_columns(uri: str, s3_endpoint: str | None = None) -> list[tuple[str,
 def publish_gold_parquet(
     catalog, model: str, gold_uri: str, s3_endpoint: str | None = None
 ) -> tuple[str, int]:
-    """Write the Iceberg table ``gold.<model>`` of ``catalog`` (pyiceberg) to ``<gold_uri>/<model>.parquet``.
+    """Write the Iceberg table ``gold.<model>`` (catalog_names) of ``catalog`` (pyiceberg) to
+    ``<gold_uri>/<model>.parquet``.
 
     Returns the file's URI and its row count.
     """
     import pyarrow.parquet as pq
     from pyiceberg.exceptions import NoSuchTableError
 
+    name = identifier(model)
     try:
-        table = catalog.load_table(f"gold.{model}").scan().to_arrow()
+        table = catalog.load_table(name).scan().to_arrow()
     except NoSuchTableError as err:
-        raise LookupError(
-            f"gold model {model} is not in the Iceberg catalog as gold.{model}: run dbt first"
-        ) from err
+        missing = f"gold model {model} is not in the Iceberg catalog as {name}: run dbt first"
+        raise LookupError(missing) from err
     # Sorted like the local export (export_gold_parquet in dbt_project/macros/incremental_gold.sql): by
     # snapshot day, so readers skip row groups, and the same table always gives the same bytes.
     keys = ["event_timestamp", "customer_id"]

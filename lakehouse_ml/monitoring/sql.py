@@ -152,3 +152,23 @@ FROM {{predictions}}
 WHERE model_version = '{model_version}'
   AND CAST(prediction_timestamp AS DATE) BETWEEN {_day(start)} AND {_day(end)}
 """
+
+
+def live_vs_registered_sql(start: date, end: date) -> str:
+    """Per model version: predictions made on days ``start`` .. ``end``, the share correct among those with
+    an actual, next to the accuracy and ROC AUC the version was registered with (``{model_versions}``,
+    the registry's catalog table): how far each version's live accuracy fell from its evaluation."""
+    return f"""
+SELECT p.model_version,
+       COUNT(*) AS prediction_count,
+       SUM(CASE WHEN p.actual IS NULL THEN 0 ELSE 1 END) AS labelled_count,
+       AVG(CASE WHEN p.actual IS NULL THEN NULL WHEN p.prediction = p.actual THEN 1.0 ELSE 0.0 END)
+         AS live_accuracy,
+       MAX(v.accuracy) AS registered_accuracy,
+       MAX(v.roc_auc) AS registered_roc_auc
+FROM {{predictions}} p
+LEFT JOIN {{model_versions}} v ON v.version = p.model_version
+WHERE CAST(p.prediction_timestamp AS DATE) BETWEEN {_day(start)} AND {_day(end)}
+GROUP BY p.model_version
+ORDER BY p.model_version
+"""

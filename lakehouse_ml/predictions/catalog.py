@@ -7,11 +7,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse_ml.platform.catalog_names import create_table
 from lakehouse_ml.predictions.migration import migrate_to_seed_types
 from lakehouse_ml.predictions.table import (
     IDENTIFIER,
-    NAMESPACE,
     PARTITION_FIELD,
+    TABLE_NAME,
     predictions_partition_spec,
     predictions_schema,
 )
@@ -41,21 +42,18 @@ def local_catalog(iceberg_dir: Path) -> SqlCatalog:
 
 
 def ensure_predictions_table(catalog):
-    """Load ``ml.churn_predictions``, creating the namespace and table on first use. A table created before
-    it was partitioned gets the day partition in place (metadata only: its files keep their unpartitioned
-    spec and are still read; new files and compactions are written per day); a table created before it had
-    the seed's column types is migrated in place (``migrate_to_seed_types``)."""
+    """Load ``ml.churn_predictions``, creating it on first use (``catalog_names.create_table``). A table
+    created before it was partitioned gets the day partition in place (metadata only: its files keep their
+    unpartitioned spec and are still read; new files and compactions are written per day); a table created
+    before it had the seed's column types is migrated in place (``migrate_to_seed_types``)."""
     from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.transforms import DayTransform
 
-    catalog.create_namespace_if_not_exists(NAMESPACE)
     try:
         table = catalog.load_table(IDENTIFIER)
     except NoSuchTableError:
         schema = predictions_schema()
-        return catalog.create_table_if_not_exists(
-            IDENTIFIER, schema=schema, partition_spec=predictions_partition_spec(schema)
-        )
+        return create_table(catalog, TABLE_NAME, schema, partition_spec=predictions_partition_spec(schema))
     if not table.spec().fields:
         with table.update_spec() as spec:
             spec.add_field("prediction_timestamp", DayTransform(), PARTITION_FIELD)

@@ -6,11 +6,12 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from lakehouse_ml.platform.catalog_names import identifier, namespace_of
 from lakehouse_ml.serving.spool import server_prediction_id
 
-NAMESPACE = "ml"
 TABLE_NAME = "churn_predictions"
-IDENTIFIER = f"{NAMESPACE}.{TABLE_NAME}"
+NAMESPACE = namespace_of(TABLE_NAME)
+IDENTIFIER = identifier(TABLE_NAME)
 PREDICTION_FIELDS = (
     "prediction_id",
     "customer_id",

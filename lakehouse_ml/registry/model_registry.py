@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, MODEL_FILE, TRAINING_SET_FILE
 from lakehouse_ml.registry import dvc_project
@@ -49,6 +50,17 @@ PUSH_ATTEMPTS = 20
 
 class RegistryError(RuntimeError):
     pass
+
+
+class RegistryHook(Protocol):
+    """Told after a registration or stage change has reached the git remote (e.g. the catalog tables of
+    ``registry/catalog_tables.py``); the registry stays the source of truth, so a hook must not raise."""
+
+    def changed(self, registry: ModelRegistry) -> None: ...
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 @dataclass(frozen=True)
@@ -97,12 +109,22 @@ def _compile(staged: Path, source: Path) -> dict:
 
 class ModelRegistry:
     def __init__(
-        self, root: Path, remote: Remote, checkout_root: Path | None = None, git_url: str | None = None
+        self,
+        root: Path,
+        remote: Remote,
+        checkout_root: Path | None = None,
+        git_url: str | None = None,
+        hooks: tuple[RegistryHook, ...] = (),
     ):
         self.root = Path(root).resolve()
         self.remote = remote
         self.checkout_root = Path(checkout_root) if checkout_root else self.root.parent / "models"
         self.git_url = git_url or None
+        self.hooks = hooks
+
+    def _changed(self) -> None:
+        for hook in self.hooks:
+            hook.changed(self)
 
     def sync(self) -> None:
         """Bring the local clone up to the git remote (no-op without one): branch, tags, stages."""
@@ -286,8 +308,10 @@ class ModelRegistry:
                 number = self._commit_version(model_dir, metadata, lineage, compiled)
                 twins = self._add_semver_twins()
                 if self._publish(version_tag(number), *twins):
-                    return f"v{number}"
+                    break
                 git(self.root, "tag", "-d", version_tag(number), *twins)
+        self._changed()
+        return f"v{number}"
 
     def _commit_version(self, model_dir: Path, metadata: dict, lineage: dict, compiled: dict) -> int:
         """Commit and tag the next version locally, its data pushed to the DVC remote first."""
@@ -368,11 +392,15 @@ class ModelRegistry:
         note = git(self.root, "notes", f"--ref={GATE_NOTES}", "show", tag, check=False)
         return json.loads(note) if note else None
 
-    def promote(self, version: int | str, stage: str = "production") -> str:
-        """Assign ``stage`` to ``version`` (GTO-style tag); a no-op when it already holds it."""
+    def promote(
+        self, version: int | str, stage: str = "production", reason: str = "", trigger: str = ""
+    ) -> str:
+        """Assign ``stage`` to ``version`` (GTO-style tag; its message records ``reason`` and ``trigger``,
+        what started the change); a no-op when it already holds it."""
         if not STAGE_PATTERN.match(stage):
             raise RegistryError(f"invalid stage name {stage!r}")
         tag = version_tag(version)
+        message = f"Promote {tag} to {stage}\n\nReason: {_one_line(reason)}\nTrigger: {_one_line(trigger)}"
         with self._lock():
             for _ in self._writes():
                 if tag not in {version_tag(v) for v in self.versions()}:
@@ -383,11 +411,13 @@ class ModelRegistry:
                     return f"v{version_number(version)}"
                 event = max((e for _, e, _ in self._stage_tags()), default=0) + 1
                 stage_tag = f"{ARTIFACT}#{stage}#{event}"
-                git(self.root, "tag", "-a", stage_tag, f"{tag}^{{}}", "-m", f"Promote {tag} to {stage}")
+                git(self.root, "tag", "-a", stage_tag, f"{tag}^{{}}", "-m", message)
                 twins = self._add_semver_twins()
                 if self._publish(stage_tag, *twins):
-                    return f"v{version_number(version)}"
+                    break
                 git(self.root, "tag", "-d", stage_tag, *twins)
+        self._changed()
+        return f"v{version_number(version)}"
 
     def _add_semver_twins(self) -> list[str]:
         """Tag every version that lacks one with its SemVer twin (locally); the new tags' names."""

@@ -1,9 +1,9 @@
 """Query engine for the monitoring SQL: DuckDB locally, Trino in prod, one SQL text for both.
 
-SQL templates name tables by placeholder (``{predictions}``, ``{orders}``, ``{features}``); each
-engine maps them to its own tables. DuckDB cannot install its Iceberg extension offline, so the
-local engine reads the Iceberg prediction log through pyiceberg into an in-memory DuckDB and
-attaches the dbt warehouse read-only.
+SQL templates name tables by placeholder (``{predictions}``, ``{orders}``, ``{features}``,
+``{model_versions}``); each engine maps them to its own tables. DuckDB cannot install its Iceberg
+extension offline, so the local engine reads the Iceberg tables through pyiceberg into an in-memory
+DuckDB and attaches the dbt warehouse read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.platform.catalog_names import identifier
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 
@@ -27,7 +28,7 @@ WAREHOUSE_TABLES = {"orders": "fct_orders", "features": "fct_customer_features"}
 
 def _placeholders(sql: str) -> set[str]:
     names = {name for _, name, _, _ in string.Formatter().parse(sql) if name}
-    unknown = names - {"predictions", *WAREHOUSE_TABLES}
+    unknown = names - {"predictions", "model_versions", *WAREHOUSE_TABLES}
     if unknown:
         raise ValueError(f"monitoring SQL names unknown tables {sorted(unknown)}")
     return names
@@ -44,7 +45,7 @@ class QueryEngine(dg.ConfigurableResource):
 class DuckDBQueryEngine(QueryEngine):
     warehouse_path: str
     iceberg_dir: str
-    predictions_table: str = "ml.churn_predictions"
+    predictions_table: str = identifier("churn_predictions")
 
     def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         import duckdb
@@ -57,6 +58,9 @@ class DuckDBQueryEngine(QueryEngine):
             if "predictions" in names:
                 con.register("churn_predictions", self._predictions_arrow(predictions_since))
                 tables["predictions"] = "churn_predictions"
+            if "model_versions" in names:
+                con.register("model_versions", self._model_versions_arrow())
+                tables["model_versions"] = "model_versions"
             wanted = names & set(WAREHOUSE_TABLES)
             if wanted:
                 tables.update(self._attach_warehouse(con, wanted))
@@ -70,6 +74,12 @@ class DuckDBQueryEngine(QueryEngine):
         database = catalog_db(Path(self.iceberg_dir))
         catalog = local_catalog(Path(self.iceberg_dir)) if database.exists() else None
         return predictions_arrow(catalog, self.predictions_table, since, str(database))
+
+    def _model_versions_arrow(self):
+        from lakehouse_ml.predictions.catalog import local_catalog
+        from lakehouse_ml.registry.catalog_tables import VERSIONS, metadata_table
+
+        return metadata_table(local_catalog(Path(self.iceberg_dir)), VERSIONS).scan().to_arrow()
 
     def _attach_warehouse(self, con, wanted: set[str]) -> dict[str, str]:
         return attach_warehouse(con, self.warehouse_path, wanted)
@@ -124,9 +134,10 @@ class TrinoQueryEngine(QueryEngine):
     user: str = "lakehouse"
     password: str | None = None
     catalog: str = "iceberg"
-    predictions_table: str = "ml.churn_predictions"
-    orders_table: str = "silver.fct_orders"
-    features_table: str = "gold.fct_customer_features"
+    predictions_table: str = identifier("churn_predictions")
+    orders_table: str = identifier("fct_orders")
+    features_table: str = identifier("fct_customer_features")
+    model_versions_table: str = identifier("model_versions")
 
     def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         """Trino prunes Iceberg partitions by the SQL's own predicates: ``predictions_since`` is unused."""
@@ -134,6 +145,7 @@ class TrinoQueryEngine(QueryEngine):
             "predictions": self.predictions_table,
             "orders": self.orders_table,
             "features": self.features_table,
+            "model_versions": self.model_versions_table,
         }
         tables = {key: f"{self.catalog}.{mapping[key]}" for key in _placeholders(sql)}
         connection = TrinoConnection(self.host, self.port, self.user, self.password, self.catalog)

@@ -18,6 +18,7 @@ from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
 
 from lakehouse_ml.ingest import warehouse as backend
 from lakehouse_ml.orchestration.dagster_private import OfflineDbtCliResource
+from lakehouse_ml.platform.catalog_names import namespace_of
 from lakehouse_ml.platform.settings import Settings, project_root
 from lakehouse_ml.resources.trino_connection import TrinoConnection, trino_config
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 DBT_PROJECT_DIR = project_root() / "dbt_project"
-GOLD_SCHEMA = "gold"
+GOLD_SCHEMA = namespace_of("fct_customer_features")
 ENGINES = {"local": "duckdb", "prod": "trino"}
 
 

@@ -51,18 +51,26 @@ def test_first_run_creates_the_catalog_namespaces_roles_and_grants(polaris):
     }
 
 
-def test_data_scientists_read_features_and_only_ml_engineers_write_models(polaris):
+def test_the_server_holds_the_grants_of_catalog_names(polaris):
     _run(polaris)
     state = polaris.state
-    assert state.privileges("data_scientist") == {"features": set(READ)}
-    assert state.privileges("ml_engineer") == {"features": set(READ), "models": set(WRITE)}
+    browse = {"CATALOG_READ_PROPERTIES", "NAMESPACE_LIST"}
+    assert state.privileges("data_scientist") == {
+        "*": browse,
+        **{namespace: set(READ) for namespace in ("gold", "ml", "models")},
+    }
+    assert state.privileges("ml_engineer") == {
+        "*": browse,
+        **{namespace: set(READ) for namespace in ("bronze", "silver", "gold", "ml")},
+        "models": set(WRITE),
+    }
+    assert state.privileges("lakehouse_pipeline") == {"*": browse, **{n: set(WRITE) for n in NAMESPACES}}
     writers = {
         role
         for role in state.principal_roles
         if "TABLE_WRITE_DATA" in state.privileges(role).get("models", set())
     }
-    assert writers == {"ml_engineer"}
-    assert state.privileges("lakehouse_pipeline") == {"*": {"CATALOG_MANAGE_CONTENT"}}
+    assert writers == {"ml_engineer", "lakehouse_pipeline"}
 
 
 def test_a_second_run_changes_nothing(polaris):
@@ -92,7 +100,7 @@ def test_the_stand_in_answers_a_duplicate_as_polaris_does(polaris):
         management.create_catalog_role("missing", request)
     _run(polaris)
     with pytest.raises(CatalogConflict):
-        iceberg.create_namespace(CATALOG, CreateNamespaceRequest(namespace=["features"]))
+        iceberg.create_namespace(CATALOG, CreateNamespaceRequest(namespace=[NAMESPACES[0]]))
     management.create_catalog_role(CATALOG, request)
     with pytest.raises(ConflictException):
         management.create_catalog_role(CATALOG, request)

@@ -20,6 +20,7 @@ from lakehouse_ml.monitoring.policy import (
 )
 from lakehouse_ml.monitoring.results import check_record, new_breaches, verdict_record
 from lakehouse_ml.predictions.table import prediction_uuid
+from lakehouse_ml.registry.catalog_tables import MODELS_SQL
 from tests.support.monitoring_fixtures import (
     _engine,
     make_catalog,
@@ -199,10 +200,16 @@ def test_monitoring_sql_is_valid_trino_and_duckdb():
         sql.daily_performance_sql(DAY, DAY + timedelta(days=6)),
         sql.latest_labelled_day_sql(),
         sql.snapshot_days_sql(),
+        sql.live_vs_registered_sql(DAY, DAY + timedelta(days=6)),
+        MODELS_SQL,
     ]
     for statement in statements:
         text = statement.format(
-            predictions="iceberg.ml.p", orders="iceberg.silver.o", features="iceberg.gold.f"
+            predictions="iceberg.ml.p",
+            orders="iceberg.silver.o",
+            features="iceberg.gold.f",
+            model_versions="iceberg.models.v",
+            model_stage_history="iceberg.models.h",
         )
         for dialect in ("trino", "duckdb"):
             sqlglot.parse_one(text, read=dialect, error_level=sqlglot.ErrorLevel.RAISE)
@@ -429,6 +436,8 @@ def test_trino_engine_runs_the_same_sql_against_catalog_tables(monkeypatch):
     assert "lake.ml.churn_predictions" in seen["sql"] and "lake.silver.fct_orders" in seen["sql"]
     assert "{" not in seen["sql"]
     assert seen["kwargs"]["timezone"] == "UTC" and seen["closed"]
+    engine.query(sql.live_vs_registered_sql(DAY, DAY))
+    assert "lake.ml.churn_predictions" in seen["sql"] and "lake.models.model_versions" in seen["sql"]
 
 
 def test_concept_days_take_the_evaluation_day_and_the_newest_known_outcome(tmp_path):

@@ -2,7 +2,10 @@
 here): a real HTTP server on 127.0.0.1 that records every call, keeps the created objects, and answers as
 Polaris does: 201 with the entity on create (200 for a namespace), 409 with an error body when the object
 already exists, 404 when a parent is missing, 201 again for a grant or role assignment that is already in
-place, 401 without a bearer token."""
+place, 401 without a bearer token. Of the Iceberg REST catalog API it answers the config (prefix = catalog
+name, as Polaris does) and, for a table in a namespace that does not exist, loading or creating it with 404
+``NoSuchNamespaceException``, so a writer outside the governed namespaces fails as it would on Polaris; a
+create in an existing namespace gets 501 (the stand-in keeps no table metadata)."""
 
 from __future__ import annotations
 
@@ -110,6 +113,21 @@ def _handle(state: PolarisState, method: str, path: str, body: dict | None) -> t
                 return _error(404, "NotFoundException", f"{principal} or {name} not found")
             state.principal_assignments[principal].add(name)
             return 201, None
+    if parts[:3] == ["api", "catalog", "v1"] and method == "GET" and parts[3:] == ["config"]:
+        return 200, {"defaults": {}, "overrides": {"prefix": next(iter(state.catalogs), "")}}
+    if (
+        parts[:3] == ["api", "catalog", "v1"]
+        and len(parts) in (7, 8)
+        and parts[4:7:2] == ["namespaces", "tables"]
+    ):
+        catalog, namespace = parts[3], tuple(parts[5].split("\x1f"))
+        if catalog not in state.catalogs:
+            return _error(404, "NoSuchCatalogException", f"Catalog {catalog} not found")
+        if namespace not in state.namespaces[catalog]:
+            return _error(404, "NoSuchNamespaceException", f"Namespace does not exist: {'.'.join(namespace)}")
+        if method == "GET" and len(parts) == 8:
+            return _error(404, "NoSuchTableException", f"Table does not exist: {parts[7]}")
+        return _error(501, "NotImplementedException", "the stand-in keeps no table metadata")
     if (
         parts[:3] == ["api", "catalog", "v1"]
         and method == "POST"
@@ -165,6 +183,9 @@ class PolarisStandIn:
 
             def do_PUT(self):
                 self._request("PUT")
+
+            def do_GET(self):
+                self._request("GET")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
