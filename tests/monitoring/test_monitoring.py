@@ -514,12 +514,14 @@ def test_current_scores_use_the_newest_logged_day_of_current_customers():
     from lakehouse_ml.monitoring.comparisons import current_scores
 
     current = pd.DataFrame({"customer_id": ["c1", "c2"]})
-    yesterday = _at(DAY - timedelta(days=1), 9)
+    yesterday = DAY - timedelta(days=1)
     logged = pd.DataFrame(
         {
             "customer_id": ["c1", "c2", "c1", "c3"],
             "confidence": [0.1, 0.2, 0.8, 0.9],
-            "prediction_timestamp": [yesterday, yesterday, _at(DAY, 9), _at(DAY, 10)],
+            # the scoring day decides, not the wall-clock timestamp (a replay logs them all much later)
+            "prediction_timestamp": [_at(DAY + timedelta(days=400), 9)] * 4,
+            "day": [yesterday, yesterday, DAY, DAY],
         }
     )
     asked = []
