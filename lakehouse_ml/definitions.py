@@ -12,7 +12,7 @@ from lakehouse_ml.assets.monitoring import (
     performance,
     prediction_drift,
 )
-from lakehouse_ml.orchestration.jobs import retrain_churn_model
+from lakehouse_ml.orchestration.jobs import daily_refresh, retrain_churn_model, whole_loop
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.sensors import SCHEDULES, SENSORS
@@ -47,7 +47,7 @@ def executor_for(profile: str) -> dg.ExecutorDefinition:
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(ASSET_MODULES),
     asset_checks=dg.load_asset_checks_from_modules(ASSET_MODULES),
-    jobs=[serving.promote_canary, serving.rollback_canary, retrain_churn_model],
+    jobs=[serving.promote_canary, serving.rollback_canary, retrain_churn_model, daily_refresh, whole_loop],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=build_resources(settings),

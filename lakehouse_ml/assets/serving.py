@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.orchestration.jobs import DEPLOYS_TAG
 from lakehouse_ml.orchestration.pools import DEPLOYMENT_POOL
 from lakehouse_ml.predictions.batch import active_customers_sql
 from lakehouse_ml.resources.model_server import ModelServing
@@ -69,7 +70,13 @@ def _record_what_serves(
             context.log.warning(f"{served} serves as {role} but the registry did not record it: now {stage}")
 
 
-@dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[ONLINE_FEATURES], pool=DEPLOYMENT_POOL)
+@dg.asset(
+    group_name=GROUP,
+    kinds={"kserve", "python"},
+    deps=[ONLINE_FEATURES],
+    pool=DEPLOYMENT_POOL,
+    tags=DEPLOYS_TAG,
+)
 def churn_predictor_deployment(
     context: dg.AssetExecutionContext,
     model_version: str,

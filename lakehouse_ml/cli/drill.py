@@ -121,8 +121,8 @@ class Drill:
         return self.execute("no production model yet: baseline run of every asset", self.everything).success
 
     def monitor(self, scenario: str, days: int):
-        """Advance the landing zone, rebuild everything but the retraining targets, tick the sensor."""
-        from lakehouse_ml.orchestration.jobs import RETRAIN_TARGETS
+        """Advance the landing zone, run ``daily_refresh`` (the job a landing starts), tick the sensor."""
+        from lakehouse_ml.orchestration.jobs import REFRESH_JOB_NAME
         from lakehouse_ml.sensors import drift_retrain_sensor
         from lakehouse_ml.sensors.manual_tick import evaluate_tick
         from lakehouse_ml.simulator import simulate
@@ -135,11 +135,8 @@ class Drill:
             return None
         print(f"lakehouse-ml drill: landing zone advanced {days} days, scenario {scenario}")
         print(f"  {summary.describe()}")
-        keys = self.defs.resolve_all_asset_keys()
-        refresh = [key for key in keys if key.to_user_string() not in RETRAIN_TARGETS]
-        if not self.execute(
-            "refresh gold, features, scores, monitoring", self.everything, asset_selection=refresh
-        ).success:
+        refresh = self.defs.resolve_job_def(REFRESH_JOB_NAME)
+        if not self.execute(f"{REFRESH_JOB_NAME}: gold, features, scores, monitoring", refresh).success:
             return None
         requests = evaluate_tick(self.instance, self.defs, drift_retrain_sensor)
         print(f"lakehouse-ml drill: drift_retrain_sensor requested {len(requests)} run(s)")

@@ -43,6 +43,31 @@ def data_files(raw_uri: str, dataset: str) -> list[str]:
     return sorted(path for path in fs.find(folder) if _is_data(path[len(folder) + 1 :]))
 
 
+def landed_files(raw_uri: str) -> dict[str, str]:
+    """Every data file of the landing zone by key (``<dataset>/<relative path>``) with a fingerprint that
+    changes when the file is rewritten: the object's ETag on S3, else its mtime (ns) and size."""
+    fs, root = _filesystem(raw_uri)
+    found = {}
+    for dataset in DATASETS:
+        folder = f"{root.rstrip('/')}/{dataset}"
+        if not fs.isdir(folder):
+            continue
+        for path, info in fs.find(folder, detail=True).items():
+            relative = path[len(folder) + 1 :]
+            if _is_data(relative):
+                found[f"{dataset}/{relative}"] = _fingerprint(info)
+    return dict(sorted(found.items()))
+
+
+def _fingerprint(info: dict) -> str:
+    etag = info.get("ETag") or info.get("etag")
+    if etag:
+        return f"etag:{str(etag).strip(chr(34))}"
+    mtime = info.get("mtime") or info.get("LastModified") or info.get("created")
+    stamp = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime or 0)
+    return f"mtime:{int(stamp * 1e9)}:{info.get('size', 0)}"
+
+
 def landing_zone_is_empty(raw_uri: str) -> bool:
     return not any(data_files(raw_uri, dataset) for dataset in DATASETS)
 

@@ -26,12 +26,13 @@ def actual_timestamps(days: pd.Series, horizon_days: int) -> pd.Series:
 def backfill_actuals(table, labelled: pd.DataFrame, horizon_days: int) -> int:
     """Write ``labelled`` (``prediction_id``, ``day``, ``churned``) into rows whose ``actual`` is null.
 
-    ``table`` is a pyiceberg ``Table`` with the ``ml.churn_predictions`` schema; ``day`` is the day the
-    prediction was made (UTC). Rows that already hold an actual are left alone, so a second run with the
-    same input commits nothing. pyiceberg cannot filter on the UUID ``prediction_id`` (and so cannot
-    upsert on it): the days of ``labelled`` are read, ids matched in Arrow, and those day partitions
-    overwritten with the updated rows in one commit on top of the snapshot that was read. Returns the
-    number of rows updated.
+    ``table`` is a pyiceberg ``Table`` with the ``ml.churn_predictions`` schema; ``day`` is the prediction's
+    scoring day (its actual is known at the end of its label window); an optional ``prediction_day`` is the
+    UTC day of its ``prediction_timestamp``, the partition it is stored in (default: ``day``). Rows that
+    already hold an actual are left alone, so a second run with the same input commits nothing. pyiceberg
+    cannot filter on the UUID ``prediction_id`` (and so cannot upsert on it): the partitions of
+    ``labelled`` are read, ids matched in Arrow, and those day partitions overwritten with the updated rows
+    in one commit on top of the snapshot that was read. Returns the number of rows updated.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -53,7 +54,8 @@ def backfill_actuals(table, labelled: pd.DataFrame, horizon_days: int) -> int:
         key: (bool(churned), at) for key, churned, at in zip(ids, labelled["churned"], known_at, strict=True)
     }
 
-    selection = days_filter(pd.to_datetime(labelled["day"]).dt.date)
+    stored_on = labelled["prediction_day"] if "prediction_day" in labelled.columns else labelled["day"]
+    selection = days_filter(pd.to_datetime(stored_on).dt.date)
     rows = table.scan(row_filter=selection).to_arrow()
     actual = rows["actual"].to_pylist()
     stamps = rows["actual_timestamp"].to_pylist()

@@ -50,7 +50,7 @@ def current_scores(
     except ValueError:
         logged = pd.DataFrame()
     if len(logged):
-        days = pd.to_datetime(logged["prediction_timestamp"], utc=True).dt.date
+        days = pd.to_datetime(logged["day"]).dt.date
         newest = logged[days == days.max()]
         newest = newest[newest["customer_id"].isin(current_features["customer_id"])]
         if len(newest):

@@ -9,11 +9,18 @@ such (Trino does not compare a boolean with an integer); ``prediction_id`` is a 
 The label rule is the one of the dbt model ``fct_churn_labels``: a customer observed on day D has
 churned when they place no order with ``order_ts`` in [D + 1 day, D + 1 day + horizon), i.e. no
 order on the calendar days D + 1 .. D + horizon; it is known once D + horizon <= the pipeline clock.
+
+A prediction's day D is its ``scoring_day``, the pipeline-clock day of the features it scored (the data's
+own calendar, as the clock above), never the wall-clock day it was logged on: replays of a past calendar
+(the simulator, CDNOW's 1997) then get labels exactly as production does. Rows logged before the column
+existed have none and fall back to the day of ``prediction_timestamp`` (``SCORING_DAY``).
 """
 
 from __future__ import annotations
 
 from datetime import date
+
+SCORING_DAY = "COALESCE(scoring_day, CAST(prediction_timestamp AS DATE))"
 
 
 def _day(value: date) -> str:
@@ -31,8 +38,8 @@ def _positive(value: int, name: str) -> int:
 def label_rule_sql(subjects: str, horizon_days: int, offset_days: int = 0) -> str:
     """Label ``subjects`` (a query with ``subject_id``, ``customer_id``, ``day`` DATE) by the churn rule.
 
-    Returns ``subject_id, day, churned`` (1 = no order on days ``day`` + offset + 1 .. ``day`` + horizon;
-    offset 0 is exactly the rule of ``fct_churn_labels``).
+    Returns the subjects' columns and ``churned`` (1 = no order on days ``day`` + offset + 1 .. ``day`` +
+    horizon; offset 0 is exactly the rule of ``fct_churn_labels``).
     """
     horizon = _positive(horizon_days, "horizon_days")
     if isinstance(offset_days, bool) or not isinstance(offset_days, int) or not 0 <= offset_days < horizon:
@@ -45,20 +52,23 @@ ordered AS (
     JOIN {{orders}} o ON o.customer_id = s.customer_id
     WHERE date_diff('day', s.day, CAST(o.order_ts AS DATE)) BETWEEN {offset_days + 1} AND {horizon}
 )
-SELECT s.subject_id, s.day, CASE WHEN ordered.subject_id IS NULL THEN 1 ELSE 0 END AS churned
+SELECT s.*, CASE WHEN ordered.subject_id IS NULL THEN 1 ELSE 0 END AS churned
 FROM subjects s
 LEFT JOIN ordered ON ordered.subject_id = s.subject_id
 """
 
 
 def due_actuals_sql(as_of: date, horizon_days: int) -> str:
-    """Predictions without an actual whose horizon has passed, labelled by the churn rule."""
+    """Predictions without an actual whose horizon has passed since their scoring day, labelled by the churn
+    rule: ``subject_id, customer_id, day`` (the scoring day), ``prediction_day`` (the day partition of
+    ``prediction_timestamp`` the row is stored in) and ``churned``."""
     horizon = _positive(horizon_days, "horizon_days")
     subjects = f"""
-    SELECT prediction_id AS subject_id, customer_id, CAST(prediction_timestamp AS DATE) AS day
+    SELECT prediction_id AS subject_id, customer_id, {SCORING_DAY} AS day,
+           CAST(prediction_timestamp AS DATE) AS prediction_day
     FROM {{predictions}}
     WHERE actual IS NULL
-      AND date_diff('day', CAST(prediction_timestamp AS DATE), {_day(as_of)}) >= {horizon}"""
+      AND date_diff('day', {SCORING_DAY}, {_day(as_of)}) >= {horizon}"""
     return label_rule_sql(subjects, horizon)
 
 
@@ -82,20 +92,20 @@ def snapshot_days_sql() -> str:
 
 
 def latest_labelled_day_sql() -> str:
-    return "SELECT max(CAST(prediction_timestamp AS DATE)) AS day FROM {predictions} WHERE actual IS NOT NULL"
+    return f"SELECT max({SCORING_DAY}) AS day FROM {{predictions}} WHERE actual IS NOT NULL"
 
 
 def daily_performance_sql(start: date, end: date) -> str:
-    """Per day and model version: counts, accuracy, precision, recall and ROC AUC.
+    """Per scoring day and model version: counts, accuracy, precision, recall and ROC AUC.
 
     ROC AUC is the Mann-Whitney statistic on average ranks (ties share their mean rank), so it needs
     no client-side maths and matches scikit-learn's ``roc_auc_score``.
     """
     return f"""
 WITH scored AS (
-    SELECT CAST(prediction_timestamp AS DATE) AS day, model_version, prediction, confidence, actual
+    SELECT {SCORING_DAY} AS day, model_version, prediction, confidence, actual
     FROM {{predictions}}
-    WHERE CAST(prediction_timestamp AS DATE) BETWEEN {_day(start)} AND {_day(end)}
+    WHERE {SCORING_DAY} BETWEEN {_day(start)} AND {_day(end)}
 ),
 ranked AS (
     SELECT day, model_version, prediction, actual,
@@ -143,14 +153,14 @@ def snapshot_sql(day: date) -> str:
 
 
 def recent_predictions_sql(model_version: str, start: date, end: date) -> str:
-    """Logged predictions of one model version made on days ``start`` .. ``end``."""
+    """Logged predictions of one model version scored on days ``start`` .. ``end`` (``day``: scoring day)."""
     if not model_version.replace("-", "").replace("_", "").replace(".", "").replace("@", "").isalnum():
         raise ValueError(f"model version {model_version!r} has characters a version never has")
     return f"""
-SELECT prediction_id, customer_id, prediction, confidence, prediction_timestamp
+SELECT prediction_id, customer_id, prediction, confidence, prediction_timestamp, {SCORING_DAY} AS day
 FROM {{predictions}}
 WHERE model_version = '{model_version}'
-  AND CAST(prediction_timestamp AS DATE) BETWEEN {_day(start)} AND {_day(end)}
+  AND {SCORING_DAY} BETWEEN {_day(start)} AND {_day(end)}
 """
 
 

@@ -5,17 +5,53 @@
 ingestion, dbt gold, Feast definitions and materialization). The refresh is included on purpose: a
 retraining triggered by drift or by the weekly schedule must train on data at least as fresh as the
 data that showed the drift, and dbt/Feast are cheap next to training. Monitoring assets are not in
-the job; they run after it on the next monitoring pass against the new production model.
+the job; the next ``daily_refresh`` scores and monitors against the new deployment.
+
+``daily_refresh`` is what a landing starts (``raw_landing_sensor``): ingestion -> gold (incremental) ->
+online features -> batch scores -> prediction log -> actuals -> monitoring. It selects every asset but
+the training and registry groups and the assets tagged ``DEPLOYS_TAG``, by group and tag rather than by
+key, so an asset added downstream in the serving or monitoring groups (the canary analysis) joins it
+without a change here, and a Definitions without some of these assets still resolves.
+
+``whole_loop`` is every asset: the first landing on an empty lakehouse (no model yet) starts it.
 """
 
 import dagster as dg
 
 RETRAIN_TARGETS = ("churn_model", "model_version", "churn_predictor_deployment")
 RETRAIN_JOB_NAME = "retrain_churn_model"
+REFRESH_JOB_NAME = "daily_refresh"
+WHOLE_LOOP_JOB_NAME = "whole_loop"
+TRAINING_GROUPS = ("training", "registry")
+# on an asset that puts a model version into service: only a retraining (or the whole loop) runs it
+DEPLOYS_TAG = {"lakehouse/deploys": "model"}
 
 retrain_churn_model = dg.define_asset_job(
     name=RETRAIN_JOB_NAME,
     selection=dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream(),
     description="Refresh gold and features, train, register, gate and deploy the churn model as canary.",
     tags={"lakehouse/purpose": "retrain"},
+)
+
+REFRESH_SELECTION = (
+    dg.AssetSelection.all()
+    - dg.AssetSelection.groups(*TRAINING_GROUPS)
+    - dg.AssetSelection.tag(*next(iter(DEPLOYS_TAG.items())))
+)
+
+daily_refresh = dg.define_asset_job(
+    name=REFRESH_JOB_NAME,
+    selection=REFRESH_SELECTION,
+    description=(
+        "Ingest the landing zone, rebuild gold incrementally, refresh online features, score, load the "
+        "prediction log, backfill actuals and monitor. No training, no deployment."
+    ),
+    tags={"lakehouse/purpose": "refresh"},
+)
+
+whole_loop = dg.define_asset_job(
+    name=WHOLE_LOOP_JOB_NAME,
+    selection=dg.AssetSelection.all(),
+    description="Every asset: gold, features, the first model, its deployment, predictions and monitoring.",
+    tags={"lakehouse/purpose": "bootstrap"},
 )

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lakehouse_ml.platform.domain import LABEL_HORIZON_DAYS
 from lakehouse_ml.platform.k8s_names import SPOOL_CLAIM
 
 ENV_PREFIX = "LAKEHOUSE_"
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     raw_uri: str = Field("", description="raw landing zone; default $LAKEHOUSE_HOME/raw")
     as_of: date | None = Field(None, description="pipeline clock; default: the day before the last order day")
     serving_port: int = Field(8080, gt=0, lt=65536, description="local model server port on 127.0.0.1")
+    label_horizon_days: int = Field(
+        LABEL_HORIZON_DAYS,
+        gt=0,
+        description="days after a prediction's scoring day until its actual falls due (shorter in drills)",
+    )
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
     image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")

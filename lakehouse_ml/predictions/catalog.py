@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse_ml.platform.catalog_names import create_table
-from lakehouse_ml.predictions.migration import migrate_to_seed_types
+from lakehouse_ml.predictions.migration import add_scoring_day, migrate_to_seed_types
 from lakehouse_ml.predictions.table import (
     IDENTIFIER,
     PARTITION_FIELD,
@@ -45,7 +45,8 @@ def ensure_predictions_table(catalog):
     """Load ``ml.churn_predictions``, creating it on first use (``catalog_names.create_table``). A table
     created before it was partitioned gets the day partition in place (metadata only: its files keep their
     unpartitioned spec and are still read; new files and compactions are written per day); a table created
-    before it had the seed's column types is migrated in place (``migrate_to_seed_types``)."""
+    before it had the seed's column types is migrated in place (``migrate_to_seed_types``), and one created
+    before ``scoring_day`` gets the column (``add_scoring_day``)."""
     from pyiceberg.exceptions import NoSuchTableError
     from pyiceberg.transforms import DayTransform
 
@@ -67,4 +68,6 @@ def ensure_predictions_table(catalog):
             migration.rows,
             migration.ids_hashed,
         )
+    if add_scoring_day(table):
+        logging.getLogger(__name__).warning("%s: column scoring_day added (earlier rows: null)", IDENTIFIER)
     return table

@@ -1,12 +1,19 @@
-"""Give a ``ml.churn_predictions`` created with the earlier column types (text ids, 0/1 integers, double
-confidence) the seed's types in place: see ``migrate_to_seed_types``."""
+"""Bring a ``ml.churn_predictions`` created by an earlier release up to date in place: the seed's column types
+(``migrate_to_seed_types``: text ids, 0/1 integers and double confidence), then the ``scoring_day`` column
+(``add_scoring_day``)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from lakehouse_ml.predictions.table import COLUMNS, SERVER_ID_TEXT, prediction_uuid, predictions_schema
+from lakehouse_ml.predictions.table import (
+    COLUMNS,
+    SCORING_DAY,
+    SERVER_ID_TEXT,
+    prediction_uuid,
+    predictions_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,21 @@ def migrate_to_seed_types(table) -> SeedTypesMigration:
         old_ids = rows["prediction_id"].to_pylist()
         hashed = sum(not SERVER_ID_TEXT.match(v) and not _is_uuid_text(v) for v in old_ids)
     return SeedTypesMigration(tuple(changed), rows.num_rows, hashed)
+
+
+def add_scoring_day(table) -> bool:
+    """Add the nullable ``scoring_day`` column to a table created without it; True when it was added.
+
+    Metadata only, one commit: no data file is rewritten, so no row can be lost, and the rows logged before
+    keep a null scoring day, which readers take as the day of ``prediction_timestamp`` (the only day those
+    predictions recorded). Backfilling it would rewrite the whole table to store what readers derive anyway.
+    """
+    if SCORING_DAY in table.schema().column_names:
+        return False
+    field = predictions_schema().find_field(SCORING_DAY)
+    with table.update_schema() as update:
+        update.add_column(SCORING_DAY, field.field_type, doc=field.doc)
+    return True
 
 
 def _converted(rows, schema):

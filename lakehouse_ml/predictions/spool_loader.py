@@ -18,12 +18,13 @@ from __future__ import annotations
 import fcntl
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lakehouse_ml.platform.posix import write_json_atomic
 from lakehouse_ml.predictions.table import (
     PREDICTION_FIELDS,
+    SCORING_DAY,
     days_filter,
     id_storage,
     prediction_uuid,
@@ -80,11 +81,13 @@ def _parse(line: bytes) -> dict | None:
             for f in ("prediction_id", "customer_id", "model_version")
         ):
             return None
+        scoring_day = record.get(SCORING_DAY)  # absent in records of servers older than the column
         return {
             **record,
             "prediction_id": prediction_uuid(record["prediction_id"]),
             "prediction_timestamp": timestamp,
             "confidence": float(record["confidence"]),
+            SCORING_DAY: None if scoring_day is None else date.fromisoformat(scoring_day),
         }
     except (ValueError, TypeError):
         return None
@@ -100,7 +103,8 @@ def insert_new_predictions(table, records: list[dict]) -> int:
     if not records:
         return 0
     schema = table.schema().as_arrow()
-    batch = predictions_arrow({name: [r[name] for r in records] for name in PREDICTION_FIELDS}, schema)
+    fields = (*PREDICTION_FIELDS, SCORING_DAY)
+    batch = predictions_arrow({name: [r.get(name) for r in records] for name in fields}, schema)
     days = {r["prediction_timestamp"].astimezone(UTC).date() for r in records}
     with table.transaction() as transaction:
         stored = table.scan(row_filter=days_filter(days), selected_fields=("prediction_id",)).to_arrow()

@@ -21,6 +21,10 @@ PREDICTION_FIELDS = (
     "prediction_timestamp",
 )
 COLUMNS = (*PREDICTION_FIELDS, "actual", "actual_timestamp")
+# the pipeline-clock day (the data's own calendar) of the features a prediction was made on; actuals fall
+# due on it. Added after the seed's columns, nullable: rows logged before it have none, and readers take
+# the day of prediction_timestamp instead (monitoring/sql.py SCORING_DAY).
+SCORING_DAY = "scoring_day"
 PARTITION_FIELD = "prediction_day"
 
 # ids the model server wrote before the table held UUIDs: 64 random bits, "-", a per-process counter
@@ -50,9 +54,18 @@ def prediction_uuid(value: object) -> uuid.UUID:
 
 def predictions_schema():
     """The seed's types: ``prediction_id`` UUID (the identifier field: one row per prediction),
-    ``prediction`` and ``actual`` BOOLEAN, ``confidence`` FLOAT; actuals arrive later, so nullable."""
+    ``prediction`` and ``actual`` BOOLEAN, ``confidence`` FLOAT; actuals arrive later, so nullable; then
+    ``scoring_day`` DATE (see ``SCORING_DAY``)."""
     from pyiceberg.schema import Schema
-    from pyiceberg.types import BooleanType, FloatType, NestedField, StringType, TimestamptzType, UUIDType
+    from pyiceberg.types import (
+        BooleanType,
+        DateType,
+        FloatType,
+        NestedField,
+        StringType,
+        TimestamptzType,
+        UUIDType,
+    )
 
     return Schema(
         NestedField(1, "prediction_id", UUIDType(), required=True),
@@ -63,13 +76,16 @@ def predictions_schema():
         NestedField(6, "prediction_timestamp", TimestamptzType(), required=True),
         NestedField(7, "actual", BooleanType(), required=False),
         NestedField(8, "actual_timestamp", TimestamptzType(), required=False),
+        NestedField(
+            9, SCORING_DAY, DateType(), required=False, doc="pipeline-clock day of the features scored"
+        ),
         identifier_field_ids=[1],
     )
 
 
 def predictions_arrow(columns: dict[str, list], schema):
-    """Python values (ids as text or UUID, 0/1 or bools, floats) as an Arrow table of ``schema`` (the table's
-    ``schema().as_arrow()``); a column left out is null."""
+    """Python values (ids as text or UUID, 0/1 or bools, floats, days as dates or ISO text) as an Arrow table
+    of ``schema`` (the table's ``schema().as_arrow()``); a column left out is null."""
     import pyarrow as pa
 
     count = len(next(iter(columns.values()))) if columns else 0
@@ -77,6 +93,7 @@ def predictions_arrow(columns: dict[str, list], schema):
         "prediction_id": lambda v: prediction_uuid(v).bytes,
         "prediction": _as_bool,
         "actual": _as_bool,
+        SCORING_DAY: _as_date,
     }
     arrays = {}
     for name in schema.names:
@@ -90,6 +107,16 @@ def _as_bool(value: object) -> bool:
     if value in (0, 1):  # True and False are 1 and 0
         return bool(value)
     raise ValueError(f"expected 0/1 or a bool, got {value!r}")
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        raise ValueError(f"scoring_day must be a day, got the timestamp {value!r}")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise ValueError(f"scoring_day must be a date or YYYY-MM-DD, got {value!r}")
 
 
 def predictions_partition_spec(schema):

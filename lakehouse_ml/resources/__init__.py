@@ -33,7 +33,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
         "iceberg": local_iceberg(settings),
         "training_pipeline": local_training_runner(settings),
         "model_registry": local_model_registry(settings),
-        "monitoring_policy": MonitoringPolicy(),
+        "monitoring_policy": MonitoringPolicy(label_horizon_days=settings.label_horizon_days),
         "io_manager": dg.FilesystemIOManager(),  # Dagster's default: the instance's storage folder
     }
 
@@ -49,7 +49,7 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
         "iceberg": prod_iceberg(settings),
         "training_pipeline": prod_training_runner(settings),
         "model_registry": prod_model_registry(settings),
-        "monitoring_policy": MonitoringPolicy(),
+        "monitoring_policy": MonitoringPolicy(label_horizon_days=settings.label_horizon_days),
         "io_manager": prod_io_manager(settings),
     }
 

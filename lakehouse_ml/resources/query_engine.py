@@ -36,7 +36,9 @@ def _placeholders(sql: str) -> set[str]:
 
 class QueryEngine(dg.ConfigurableResource):
     """Runs monitoring SQL and returns a pandas DataFrame. ``predictions_since`` promises that the SQL reads
-    no prediction made before that day, so an engine may skip the older day partitions of the table."""
+    no prediction made before that day, so an engine may skip the older day partitions of the table. A
+    prediction is made on or after its scoring day, so SQL that reads scoring days from ``since`` on keeps
+    the promise."""
 
     def query(self, sql: str, predictions_since: date | None = None) -> pd.DataFrame:
         raise NotImplementedError

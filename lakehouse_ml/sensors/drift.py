@@ -4,7 +4,8 @@ It reads the verdict each monitoring asset stores with its latest materializatio
 instance (so it works from the daemon's pod, on PostgreSQL storage) and never recomputes drift, so an
 evaluation takes milliseconds. The cursor records the result id
 acted on per signal, and each run request carries a run key derived from those ids, so one breach
-can never launch two runs.
+can never launch two runs. It also records the newest data week seen per signal (under
+``DATA_WEEKS``): a verdict on an older week (a past week recomputed) never launches a retraining.
 """
 
 import hashlib
@@ -13,9 +14,10 @@ import json
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
-from lakehouse_ml.monitoring.results import check_record, new_breaches
+from lakehouse_ml.monitoring.results import check_record, new_breaches, newest_data_weeks
 from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME
 
+DATA_WEEKS = "data_weeks"  # cursor entry: signal -> newest data week seen
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -52,10 +54,17 @@ def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
 def drift_retrain_sensor(context: dg.SensorEvaluationContext):
     results = stored_verdicts(context.instance)
     seen = json.loads(context.cursor) if context.cursor else {}
+    weeks = seen.get(DATA_WEEKS, {})
+    newest = newest_data_weeks(results, weeks)
     cursor = json.dumps(
-        {**seen, **{signal: result["result_id"] for signal, result in results.items()}}, sort_keys=True
+        {
+            **seen,
+            **{signal: result["result_id"] for signal, result in results.items()},
+            **({DATA_WEEKS: newest} if newest else {}),
+        },
+        sort_keys=True,
     )
-    breaches = new_breaches(results, seen)
+    breaches = new_breaches(results, seen, weeks)
     if not breaches:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new monitoring breach"), cursor=cursor)
     signals = [str(b["signal"]) for b in breaches]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import kserve
 import orjson
@@ -121,7 +121,7 @@ class ChurnPredictor(kserve.Model):
     def _score(self, customer_ids: list[str], inline: list[dict | None] | None, pinned: str | None):
         model = self.routing.choose(pinned)
         names = model.feature_names
-        rows = self._rows(customer_ids, inline, names)
+        rows, days = self._rows(customer_ids, inline, names)
         known = [index for index, row in enumerate(rows) if row is not None]
         probabilities = []
         if known:
@@ -159,6 +159,7 @@ class ChurnPredictor(kserve.Model):
                     "confidence": probability,
                     "model_version": model.version,
                     "prediction_timestamp": now,
+                    "scoring_day": None if days[index] is None else days[index].isoformat(),
                 },
                 option=orjson.OPT_APPEND_NEWLINE,
             )
@@ -167,7 +168,10 @@ class ChurnPredictor(kserve.Model):
         return model, results
 
     def _rows(self, customer_ids: list[str], inline: list[dict | None] | None, names: Sequence[str]):
+        """Feature rows, and per row the snapshot day of looked-up features (None for inline features:
+        their day is unknown, and the prediction log then reads the day of the prediction's timestamp)."""
         rows: list[list | None] = [None] * len(customer_ids)
+        days: list[date | None] = [None] * len(customer_ids)
         lookup = []
         for index in range(len(customer_ids)):
             given = inline[index] if inline else None
@@ -181,11 +185,10 @@ class ChurnPredictor(kserve.Model):
         if lookup:
             if self.features is None:
                 raise InvalidInput("this server has no online store: send features inline")
-            for index, row in zip(
-                lookup, self.features.rows([customer_ids[i] for i in lookup], names), strict=True
-            ):
-                rows[index] = row
-        return rows
+            found, found_days = self.features.rows_and_days([customer_ids[i] for i in lookup], names)
+            for index, row, day in zip(lookup, found, found_days, strict=True):
+                rows[index], days[index] = row, day
+        return rows, days
 
 
 def _json_body(payload):

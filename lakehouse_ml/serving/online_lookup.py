@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from lakehouse_ml.features.store import ENTITY_KEY, FEATURE_SERVICE
 
@@ -35,26 +36,34 @@ class OnlineFeatures:
         return [name for name in feature_names if name not in self.available]
 
     def rows(self, customer_ids: Sequence[str], feature_names: Sequence[str]) -> list[list | None]:
-        """One row per customer in ``feature_names`` order; ``None`` where the store has no values.
+        """One row per customer in ``feature_names`` order; ``None`` where the store has no values."""
+        return self.rows_and_days(customer_ids, feature_names)[0]
+
+    def rows_and_days(
+        self, customer_ids: Sequence[str], feature_names: Sequence[str]
+    ) -> tuple[list[list | None], list[date | None]]:
+        """``rows`` and, per customer, the day of its features' event timestamp (the snapshot day, i.e. the
+        pipeline clock the features were built for; the newest one over the service's views).
 
         Reads each feature view of the service with the online store's own ``online_read`` (what
         ``FeatureStore.get_online_features`` calls per view): its request planning and response
         building cost a single-row request three times the read itself.
         """
         try:
-            values = self._read(customer_ids)
+            values, days = self._read(customer_ids)
         except Exception as err:  # any store failure (connection, timeout, lock, missing table) is a 503
             raise OnlineStoreUnavailable(f"online store unavailable: {type(err).__name__}: {err}") from err
         rows: list[list | None] = []
         for found in values:
             row = [found.get(name) for name in feature_names]
             rows.append(None if any(value is None for value in row) else row)
-        return rows
+        return rows, [day if row is not None else None for row, day in zip(rows, days, strict=True)]
 
-    def _read(self, customer_ids: Sequence[str]) -> list[dict]:
+    def _read(self, customer_ids: Sequence[str]) -> tuple[list[dict], list[date | None]]:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 
         values: list[dict] = [{} for _ in customer_ids]
+        days: list[date | None] = [None] * len(customer_ids)
         config = self._store.config
         for view, names, key_type in self._views:
             keys = [
@@ -62,11 +71,14 @@ class OnlineFeatures:
                 for proto in _entity_values(key_type, customer_ids)
             ]
             read = self._online_store.online_read(config, view, keys, names)
-            for found, (_, features) in zip(values, read, strict=True):
+            for index, (found, (event_ts, features)) in enumerate(zip(values, read, strict=True)):
                 for name in names:
                     if features and name in features:
                         found[name] = _python_value(features[name])
-        return values
+                if event_ts is not None:
+                    day = event_ts.date()
+                    days[index] = day if days[index] is None else max(days[index], day)
+        return values, days
 
 
 def _python_value(proto):

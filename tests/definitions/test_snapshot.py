@@ -96,6 +96,12 @@ def test_names_users_rely_on_are_present(shape):
     retrain = shape["jobs"]["retrain_churn_model"]
     assert {"churn_model", "model_version", "churn_predictor_deployment"} <= set(retrain["assets"])
     assert "model_version:model_beats_champion" in retrain["checks"]
+    refresh = set(shape["jobs"]["daily_refresh"]["assets"])
+    assert {"raw_orders", "fct_customer_features", "online_features", "batch_scores"} <= refresh
+    assert {"churn_predictions", "prediction_actuals", "model_performance_metrics"} <= refresh
+    assert not {"churn_model", "model_version", "churn_predictor_deployment"} & refresh
+    landing = shape["sensors"]["raw_landing_sensor"]
+    assert (landing["targets"], landing["status"]) == (["daily_refresh", "whole_loop"], "RUNNING")
 
 
 def test_both_profiles_offer_the_same_resource_keys():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -157,6 +157,39 @@ def test_actuals_then_performance_floor(lakehouse_home):
 
     again, _ = run(lakehouse_home, registry, [prediction_actuals])
     assert again.asset_materializations_for_node("prediction_actuals")[0].metadata["updated_rows"].value == 0
+
+
+def test_replayed_predictions_fall_due_on_the_data_calendar_and_get_performance(lakehouse_home):
+    """A replay logs predictions today (wall clock) on features of REF_DAY (the data's calendar): their
+    actuals fall due on scoring_day + horizon <= AS_OF, so performance has labelled rows."""
+    from datetime import UTC, datetime
+
+    registry = build_world(lakehouse_home)
+    reference = snapshot(REF_DAY, N, seed=2)
+    churned = dict(zip(reference["customer_id"], churn_outcome(reference, seed=12), strict=True))
+    replayed = random_predictions(300, REF_DAY, "3", seed=8, quality=0.5).assign(
+        prediction_timestamp=pd.Timestamp(datetime.now(UTC)), actual=None, scoring_day=REF_DAY
+    )
+    replayed["actual_timestamp"] = pd.NaT
+    write_predictions(lakehouse_home, replayed)
+
+    result, _ = run(lakehouse_home, registry, [prediction_actuals, model_performance_metrics])
+    actuals_meta = result.asset_materializations_for_node("prediction_actuals")[0].metadata
+    assert actuals_meta["updated_rows"].value == 300
+    metadata = result.asset_materializations_for_node("model_performance_metrics")[0].metadata
+    assert metadata["labelled_rows"].value == 300
+    assert metadata["window"].value.endswith(REF_DAY.isoformat())
+    log = _logged(lakehouse_home)
+    assert {row["customer_id"]: int(row["actual"]) for row in log} == {
+        f"c{i}": int(churned[f"c{i}"]) for i in range(300)
+    }
+    assert {row["actual_timestamp"].date() for row in log} == {REF_DAY + timedelta(days=91)}
+
+
+def _logged(home) -> list[dict]:
+    from tests.support.monitoring_fixtures import make_catalog
+
+    return make_catalog(home).load_table("ml.churn_predictions").scan().to_arrow().to_pylist()
 
 
 def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):

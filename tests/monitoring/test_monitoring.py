@@ -523,12 +523,14 @@ def test_current_scores_use_the_newest_logged_day_of_current_customers():
     from lakehouse_ml.monitoring.comparisons import current_scores
 
     current = pd.DataFrame({"customer_id": ["c1", "c2"]})
-    yesterday = _at(DAY - timedelta(days=1), 9)
+    yesterday = DAY - timedelta(days=1)
     logged = pd.DataFrame(
         {
             "customer_id": ["c1", "c2", "c1", "c3"],
             "confidence": [0.1, 0.2, 0.8, 0.9],
-            "prediction_timestamp": [yesterday, yesterday, _at(DAY, 9), _at(DAY, 10)],
+            # the scoring day decides, not the wall-clock timestamp (a replay logs them all much later)
+            "prediction_timestamp": [_at(DAY + timedelta(days=400), 9)] * 4,
+            "day": [yesterday, yesterday, DAY, DAY],
         }
     )
     asked = []
@@ -548,3 +550,14 @@ def test_current_scores_use_the_newest_logged_day_of_current_customers():
     for fallback in (missing_table, lambda text: logged.iloc[:0], lambda text: only_others):
         scores, source = current_scores(fallback, _StubModel(), DAY, current)
         assert (scores.tolist(), source) == ([0.5, 0.5], "model scores on current features")
+
+
+def test_data_weeks_start_on_the_snapshot_grid_sunday_in_any_year():
+    from lakehouse_ml.monitoring.weeks import data_week
+
+    assert data_week(date(1997, 3, 30)) == data_week(date(1997, 4, 5)) == "1997-03-30"  # CDNOW's calendar
+    assert data_week(date(1997, 4, 6)) == "1997-04-06"
+    assert data_week(date(2020, 1, 5)) == "2020-01-05" and data_week(date(2020, 1, 4)) == "2019-12-29"
+    assert all(date.fromisoformat(data_week(date(2031, 7, d))).weekday() == 6 for d in range(1, 29))
+    with pytest.raises(TypeError):
+        data_week("1997-03-30")

@@ -24,12 +24,16 @@ from lakehouse_ml.predictions.table import (
     IDENTIFIER,
     LEGACY_ID_NAMESPACE,
     NAMESPACE,
+    SCORING_DAY,
+    predictions_arrow,
     predictions_partition_spec,
+    predictions_schema,
     server_prediction_id,
 )
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.resources.query_engine import DuckDBQueryEngine
 from lakehouse_ml.serving.spool import SpoolWriter
+from tests.support.monitoring_fixtures import write_warehouse
 
 DAY = date(2026, 2, 1)
 SERVER = 0x0123456789ABCDEF
@@ -106,7 +110,7 @@ def test_an_old_table_is_migrated_in_place_keeping_every_row_with_converted_valu
     table = ensure_predictions_table(catalog)
 
     assert table.metadata.table_uuid == table_uuid  # the same table, not a copy
-    assert tuple(table.schema().column_names) == COLUMNS
+    assert tuple(table.schema().column_names) == (*COLUMNS, SCORING_DAY)
     types = {f.name: str(f.field_type) for f in table.schema().fields}
     assert {name: types[name] for name in ("prediction_id", "prediction", "confidence", "actual")} == {
         "prediction_id": "uuid",
@@ -213,3 +217,66 @@ def test_the_loop_writes_and_reads_the_migrated_table(catalog, old_table, lakeho
     compact_small_files(table.refresh())
     assert len(data_files(table.refresh())) == 3  # one file per day
     assert len(table.scan().to_arrow()) == 61
+
+
+def _schema_without_scoring_day():
+    """The seed-typed schema the table had before ``scoring_day`` (field ids 1..8)."""
+    from pyiceberg.schema import Schema
+
+    seed = predictions_schema()
+    return Schema(*[f for f in seed.fields if f.name != SCORING_DAY], identifier_field_ids=[1])
+
+
+def test_a_table_without_scoring_day_gets_the_column_in_place_and_keeps_every_row(catalog, lakehouse_home):
+    catalog.create_namespace_if_not_exists(NAMESPACE)
+    schema = _schema_without_scoring_day()
+    old = catalog.create_table(IDENTIFIER, schema=schema, partition_spec=predictions_partition_spec(schema))
+    rows = {**_old_rows(0, 40, DAY), "prediction_id": [str(uuid.UUID(int=n + 1)) for n in range(40)]}
+    old.append(predictions_arrow(rows, old.schema().as_arrow()))
+    before = old.scan().to_arrow().to_pylist()
+    snapshot = old.current_snapshot().snapshot_id
+
+    table = ensure_predictions_table(catalog)
+
+    assert tuple(table.schema().column_names) == (*COLUMNS, SCORING_DAY)
+    assert str(table.schema().find_field(SCORING_DAY).field_type) == "date"
+    assert table.current_snapshot().snapshot_id == snapshot  # metadata only: no data file rewritten
+    after = table.scan().to_arrow().to_pylist()
+    assert [{k: v for k, v in row.items() if k != SCORING_DAY} for row in after] == before
+    assert all(row[SCORING_DAY] is None for row in after)
+
+    # a server of this release logs the data's day; one of the earlier release logs none
+    writer = SpoolWriter(lakehouse_home / "spool")
+    replayed_day = date(1997, 3, 30)
+    for n, day in ((100, replayed_day.isoformat()), (101, None)):
+        record = {
+            "prediction_id": str(uuid.UUID(int=n)),
+            "customer_id": "c1",
+            "prediction": 1,
+            "confidence": 0.7,
+            "model_version": "v2",
+            "prediction_timestamp": _at(DAY + timedelta(days=1), 9).isoformat(),
+            **({SCORING_DAY: day} if day else {}),
+        }
+        writer.write((json.dumps(record) + "\n").encode())
+    assert load_spool(table, lakehouse_home / "spool").rows_inserted == 2
+    logged = {r["prediction_id"].int: r[SCORING_DAY] for r in table.refresh().scan().to_arrow().to_pylist()}
+    assert (logged[100], logged[101]) == (replayed_day, None)
+
+    orders = pd.DataFrame(
+        {"order_id": ["o1"], "customer_id": ["c0"], "order_ts": [pd.Timestamp("1997-01-01")], "amount": [1.0]}
+    )
+    write_warehouse(lakehouse_home, orders)
+    engine = DuckDBQueryEngine(
+        warehouse_path=str(lakehouse_home / "warehouse.duckdb"), iceberg_dir=str(lakehouse_home / "iceberg")
+    )
+    # the replayed prediction falls due on its scoring day + horizon, 1997's calendar
+    due = engine.query(sql.due_actuals_sql(replayed_day + timedelta(days=30), 30))
+    assert [i.int for i in due["subject_id"]] == [100]
+    assert due["prediction_day"].iloc[0] == pd.Timestamp(DAY + timedelta(days=1))
+    # rows without a scoring day fall due on the day of their timestamp, as before the column
+    due = engine.query(sql.due_actuals_sql(DAY + timedelta(days=30), 30))
+    unlabelled = [n + 1 for n in range(40) if n % 4 == 0]  # _old_rows leaves every fourth actual null
+    assert sorted(i.int for i in due["subject_id"]) == [*unlabelled, 100]
+    due = engine.query(sql.due_actuals_sql(DAY + timedelta(days=31), 30))
+    assert sorted(i.int for i in due["subject_id"]) == [*unlabelled, 100, 101]

@@ -12,7 +12,13 @@ import pyarrow as pa
 import pytest
 
 from lakehouse_ml.predictions.spool_loader import CHECKPOINT_FILE, REJECTED_FILE, load_spool
-from lakehouse_ml.predictions.table import COLUMNS, IDENTIFIER, LEGACY_ID_NAMESPACE, server_prediction_id
+from lakehouse_ml.predictions.table import (
+    COLUMNS,
+    IDENTIFIER,
+    LEGACY_ID_NAMESPACE,
+    SCORING_DAY,
+    server_prediction_id,
+)
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.serving.spool import SpoolWriter, segment_name
 
@@ -57,7 +63,7 @@ def _dead_pid() -> int:
 
 
 def test_table_has_the_contract_columns(table):
-    assert tuple(table.schema().column_names) == COLUMNS
+    assert tuple(table.schema().column_names) == (*COLUMNS, SCORING_DAY)
     assert table.name() == tuple(IDENTIFIER.split("."))
 
 

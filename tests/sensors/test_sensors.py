@@ -98,6 +98,30 @@ def test_a_new_breach_after_a_handled_one_requests_a_new_run(lakehouse_home, ins
     assert first[0].run_key != second[0].run_key
 
 
+def test_only_the_newest_data_week_can_request_a_retraining(lakehouse_home, instance):
+    from datetime import date
+
+    def week_signal(day: date, breach: bool) -> None:
+        verdict = Verdict("data_drift", breach, ["drift"] if breach else [])
+        metadata = persist(verdict, "1", {}, None, as_of=day)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(SIGNAL_ASSETS["data_drift"], metadata=metadata)
+        )
+
+    week_signal(date(1997, 6, 18), False)  # data week 1997-06-15
+    requests, cursor = _tick(instance)
+    assert requests == [] and json.loads(cursor)["data_weeks"] == {"data_drift": "1997-06-15"}
+    week_signal(date(1997, 6, 4), True)  # a past week recomputed after it: breaches, but is not acted on
+    requests, cursor = _tick(instance, cursor)
+    assert requests == [] and json.loads(cursor)["data_weeks"] == {"data_drift": "1997-06-15"}
+    week_signal(date(1997, 6, 21), True)  # the newest week (still 1997-06-15) breaches: one retraining
+    requests, cursor = _tick(instance, cursor)
+    assert len(requests) == 1
+    week_signal(date(1997, 6, 22), True)  # the next week
+    requests, cursor = _tick(instance, cursor)
+    assert len(requests) == 1 and json.loads(cursor)["data_weeks"] == {"data_drift": "1997-06-22"}
+
+
 def test_breaches_are_not_stacked_on_a_retraining_in_flight(lakehouse_home, instance):
     instance.add_run(
         dg.DagsterRun(job_name=RETRAIN_JOB_NAME, run_id="r1", status=dg.DagsterRunStatus.STARTED)

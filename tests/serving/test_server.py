@@ -132,12 +132,16 @@ def test_a_pinned_unknown_version_is_a_client_error(served):
     assert response.status_code == 400 and "v9" in response.json()["error"]
 
 
-def _spooled(server) -> set[str]:
-    return {
-        json.loads(line)["prediction_id"]
+def _spool_records(server) -> list[dict]:
+    return [
+        json.loads(line)
         for segment in (server.serving_dir / "spool").glob("*.jsonl")
         for line in segment.read_text().splitlines()
-    }
+    ]
+
+
+def _spooled(server) -> set[str]:
+    return {record["prediction_id"] for record in _spool_records(server)}
 
 
 def test_pinned_smoke_requests_are_answered_but_not_logged(served):
@@ -157,6 +161,9 @@ def test_every_answered_prediction_is_in_the_spool(served):
     ]
     answered = {p["prediction_id"] for a in answers for p in a["predictions"] if p["prediction_id"]}
     assert len(answered) == 20 and answered <= _spooled(server)
+    # each carries the day of the features it scored (write_feature_repo's snapshot), not the wall clock
+    days = {r["scoring_day"] for r in _spool_records(server) if r["prediction_id"] in answered}
+    assert days == {"2026-01-01"}
 
 
 def test_v2_model_metadata_describes_inputs_outputs_versions_and_runtime(served):

@@ -17,7 +17,7 @@ def drill_definitions() -> dg.Definitions:
     from lakehouse_ml import definitions
     from lakehouse_ml.assets.serving import promote_canary, rollback_canary
     from lakehouse_ml.orchestration.jobs import retrain_churn_model
-    from lakehouse_ml.sensors import SENSORS
+    from lakehouse_ml.sensors import drift_retrain_sensor
     from tests.support.prod_drill_stack import drill_resources
 
     settings = Settings.from_env()
@@ -32,7 +32,9 @@ def drill_definitions() -> dg.Definitions:
             rollback_canary,
             retrain_churn_model,
         ],
-        sensors=SENSORS,
+        # the drill lands its data itself and proves the drift path: raw_landing_sensor's refreshes would
+        # run beside the retraining it waits for
+        sensors=[drift_retrain_sensor],
         resources=drill_resources(settings),
         executor=pod_executor,
     )

@@ -8,6 +8,7 @@ import dagster as dg
 
 from lakehouse_ml.monitoring.policy import CONCEPT_DRIFT, DATA_DRIFT, PERFORMANCE, PREDICTION_DRIFT, Verdict
 from lakehouse_ml.monitoring.results import verdict_record
+from lakehouse_ml.monitoring.weeks import data_week
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.platform.storage import filesystem
 from lakehouse_ml.resources.registry import ModelRegistryResource
@@ -28,6 +29,7 @@ SIGNAL_ASSETS = {
     PERFORMANCE: dg.AssetKey("model_performance_metrics"),
 }
 VERDICT_KEY = "verdict"
+DATA_WEEK_KEY = "data_week"
 
 
 def _reports_dir() -> Path:
@@ -50,12 +52,21 @@ def production_model(model_registry: ModelRegistryResource) -> "MonitoredModel":
 
 
 def persist(
-    verdict: Verdict, model_version: str | None, summary: dict, report_uri: str | None
+    verdict: Verdict,
+    model_version: str | None,
+    summary: dict,
+    report_uri: str | None,
+    as_of: date | None = None,
 ) -> dict[str, dg.MetadataValue]:
-    """Materialization metadata holding the verdict (read by ``drift_retrain_sensor`` from the instance)
-    and the link to the published report (``publish_report``)."""
-    record = verdict_record(verdict, model_version=model_version, summary=summary, report_uri=report_uri)
+    """Materialization metadata holding the verdict (read by ``drift_retrain_sensor`` from the instance),
+    the data week of ``as_of`` it judged, and the link to the published report (``publish_report``)."""
+    week = data_week(as_of) if as_of is not None else None
+    record = verdict_record(
+        verdict, model_version=model_version, summary=summary, report_uri=report_uri, data_week=week
+    )
     stored = {VERDICT_KEY: dg.MetadataValue.json(record)}
+    if week:
+        stored[DATA_WEEK_KEY] = dg.MetadataValue.text(week)
     if report_uri:
         url = report_uri if "://" in report_uri else Path(report_uri).as_uri()
         stored.update(report=dg.MetadataValue.path(report_uri), report_url=dg.MetadataValue.url(url))

@@ -76,7 +76,7 @@ def concept_drift_report(
         "as_of": as_of.isoformat(),
     }
     stored = common.persist(
-        verdict, model.version, summary, common.publish_report(report) if report else None
+        verdict, model.version, summary, common.publish_report(report) if report else None, as_of=as_of
     )
     for reason in verdict.reasons:
         context.log.warning(f"concept drift: {reason}")

@@ -91,7 +91,11 @@ def feature_drift_report(
     main_name = "recent_active" if "recent_active" in results else "since_training"
     main = results[main_name]
     stored = common.persist(
-        verdict, model.version, {"as_of": as_of.isoformat(), "comparisons": results}, report_uris[main_name]
+        verdict,
+        model.version,
+        {"as_of": as_of.isoformat(), "comparisons": results},
+        report_uris[main_name],
+        as_of=as_of,
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")

@@ -36,6 +36,7 @@ def model_performance_metrics(
 
     policy = monitoring_policy.policy()
     latest = query_engine.query(sql.latest_labelled_day_sql())["day"].iloc[0]
+    end = None
     if latest is None or pd.isna(latest):
         daily = history = pd.DataFrame()
         pooled: list[dict] = []
@@ -62,7 +63,7 @@ def model_performance_metrics(
         "versions": pooled,
         "accuracy_floor": policy.accuracy_floor,
     }
-    stored = common.persist(verdict, None, summary, None)
+    stored = common.persist(verdict, None, summary, None, as_of=end)
 
     metadata: dict[str, object] = {
         "window": dg.MetadataValue.text(

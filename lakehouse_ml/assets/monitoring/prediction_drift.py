@@ -64,7 +64,7 @@ def prediction_drift_report(
         "reference_mean": float(reference["churn_score"].mean()),
         "current_mean": float(current["churn_score"].mean()),
     }
-    stored = common.persist(verdict, model.version, summary, common.publish_report(report))
+    stored = common.persist(verdict, model.version, summary, common.publish_report(report), as_of=as_of)
     for reason in verdict.reasons:
         context.log.warning(f"prediction drift: {reason}")
     yield dg.MaterializeResult(
