@@ -144,7 +144,11 @@ def _number(value) -> float | None:
 
 def stage_rows(registry: ModelRegistry) -> list[dict]:
     """One row per stage assignment (stage tag), oldest first, with the reason and trigger it recorded."""
-    versions = {tag["commit"]: tag["name"] for tag in _tags(registry, f"{ARTIFACT}@v*")}
+    versions = {
+        tag["commit"]: tag["name"]
+        for tag in _tags(registry, f"{ARTIFACT}@v*")
+        if VERSION_TAG.match(tag["name"])
+    }
     rows = []
     for tag in _tags(registry, f"{ARTIFACT}#*"):
         match = STAGE_TAG.match(tag["name"])

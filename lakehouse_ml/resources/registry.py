@@ -50,7 +50,7 @@ class ModelRegistryResource(dg.ConfigurableResource):
     _trigger: str = PrivateAttr(default="manual")
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run = context.dagster_run
+        run = context.run
         self._trigger = run_trigger(run.run_id, dict(run.tags)) if run else "manual"
 
     @property
