@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     raw_uri: str = Field("", description="raw landing zone; default $LAKEHOUSE_HOME/raw")
     as_of: date | None = Field(None, description="pipeline clock; default: the day before the last order day")
     serving_port: int = Field(8080, gt=0, lt=65536, description="local model server port on 127.0.0.1")
+    serving_grpc_port: int = Field(
+        8081, gt=0, lt=65536, description="local model server's gRPC V2 port on 127.0.0.1 (KServe's default)"
+    )
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
     image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")
