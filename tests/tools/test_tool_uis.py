@@ -3,19 +3,76 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
+from lakehouse_ml.platform.settings import Settings, project_root
 from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.serving.process import LocalServer
+from tests.support.features_fixtures import gold_frame, weekly_snapshots, write_gold
 from tests.support.model_builders import write_feature_repo, write_model
 from tests.support.ports import free_port
 from tests.support.serving_paths import V2
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = ["c00001", "c00002", "nobody"]
+FEAST = str(Path(sys.executable).with_name("feast"))
+
+
+@pytest.fixture(scope="module")
+def feast_home(tmp_path_factory):
+    """The project's ``feast_repo`` applied over a small gold table in a home of its own."""
+    from lakehouse_ml.features.apply import apply_definitions
+    from lakehouse_ml.features.gold import gold_source
+    from lakehouse_ml.features.store import feature_store
+
+    home = tmp_path_factory.mktemp("feast-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAKEHOUSE_HOME", str(home))
+        patch.setenv("LAKEHOUSE_PROFILE", "local")
+        patch.delenv("LAKEHOUSE_RAW_URI", raising=False)
+        settings = Settings.from_env()
+        write_gold(home, gold_frame(weekly_snapshots(datetime(2024, 5, 5, tzinfo=UTC), 2), customers=3))
+        apply_definitions(feature_store(settings), gold_source(settings))
+        yield home, dict(os.environ)
+
+
+def _feast(env: dict, *args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [FEAST, "-c", "feast_repo", *args], cwd=project_root(), env=env, start_new_session=True, **popen
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer 200: {log.read_text()[-2000:]}"
+        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +142,46 @@ def test_metrics_carry_the_serving_version(grpc_server):
     assert samples[("churn_predictor_predictions_total", "v1", "stable", "scored")] >= 1
     assert samples[("churn_predictor_predictions_total", "v1", "stable", "unknown_customer")] >= 1
     assert samples[("churn_predictor_score_seconds_count", "v1", "stable", None)] >= 1
+
+
+def test_feast_ui_answers_on_the_project_repo(feast_home):
+    home, env = feast_home
+    port, log = free_port(), home / "feast-ui.log"
+    with log.open("w") as out:
+        ui = _feast(env, "ui", "-h", "127.0.0.1", "-p", str(port), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        page = _wait_for(f"http://127.0.0.1:{port}/", ui, log)
+        assert "<html" in page.text.lower()
+        projects = httpx.get(f"http://127.0.0.1:{port}/projects-list.json", timeout=10).json()
+        assert [p["id"] for p in projects["projects"]] == ["lakehouse_ml"]
+        view = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/feature_views/customer_features",
+            params={"project": "lakehouse_ml"},
+            timeout=10,
+        )
+        assert view.status_code == 200, view.text
+        assert "Sum of order amounts" in view.text
+    finally:
+        _stop(ui)
+
+
+def test_feature_views_describe_shows_the_dbt_column_docs(feast_home):
+    import yaml
+
+    from lakehouse_ml.features.gold_docs import gold_model_docs
+
+    _, env = feast_home
+    docs = gold_model_docs("fct_customer_features")
+    described = {}
+    for kind, name in (("feature-views", "customer_features"), ("entities", "customer")):
+        process = _feast(env, kind, "describe", name, stdout=subprocess.PIPE, text=True)
+        out, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, out
+        described[kind] = yaml.safe_load(out)["spec"]
+    view, entity = described["feature-views"], described["entities"]
+    assert (view["owner"], view["description"]) == (docs.owner, docs.description)
+    assert {f["name"]: f["description"] for f in view["features"]} == {
+        name: docs.column(name) for name in [f["name"] for f in view["features"]]
+    }
+    assert len(view["features"]) == 7 and all(f["tags"]["owner"] == docs.owner for f in view["features"])
+    assert (entity["owner"], entity["description"]) == (docs.owner, docs.column("customer_id"))
