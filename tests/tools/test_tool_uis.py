@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -185,3 +185,40 @@ def test_feature_views_describe_shows_the_dbt_column_docs(feast_home):
     }
     assert len(view["features"]) == 7 and all(f["tags"]["owner"] == docs.owner for f in view["features"])
     assert (entity["owner"], entity["description"]) == (docs.owner, docs.column("customer_id"))
+
+
+def test_evidently_ui_lists_the_snapshots_of_the_workspace(tmp_path):
+    from lakehouse_ml.monitoring.drift import drift_report
+    from lakehouse_ml.monitoring.workspace import SnapshotTarget
+    from tests.support.monitoring_fixtures import snapshot
+
+    workspace, port = tmp_path / "evidently", free_port()
+    ui_url = f"http://127.0.0.1:{port}"
+    columns = ["order_count_30d", "avg_order_value"]
+    reference = snapshot(date(2024, 3, 3), 300, seed=1)
+    urls = []
+    for day, basket in ((date(2024, 3, 10), 1.0), (date(2024, 3, 17), 1.6)):
+        target = SnapshotTarget(str(workspace), ui_url, "feature_drift/recent_active", f"{day} v1", day)
+        current = snapshot(day, 300, seed=day.day, basket=basket)
+        result = drift_report(
+            reference, current, columns, [], column_threshold=0.1, sample_size=300, seed=1, snapshot_to=target
+        )
+        urls.append(result.snapshot_url)
+    log = tmp_path / "evidently-ui.log"
+    command = [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace)]
+    with log.open("w") as out:
+        ui = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        (project,) = _wait_for(f"{ui_url}/api/projects", ui, log).json()
+        assert project["name"] == "churn-predictor feature_drift/recent_active"
+        listed = httpx.get(f"{ui_url}/api/projects/{project['id']}/snapshots", timeout=10).json()
+        assert sorted(s["name"] for s in listed) == ["2024-03-10 v1", "2024-03-17 v1"]
+        assert sorted(urls) == sorted(f"{ui_url}/projects/{project['id']}/reports/{s['id']}" for s in listed)
+        assert httpx.get(urls[0], timeout=10).status_code == 200  # the link on the asset page opens
+    finally:
+        _stop(ui)
