@@ -1,4 +1,8 @@
-"""Each tool's own client or UI on a small served state: KServe's gRPC client, ``feast ui``, Evidently."""
+"""Each tool's own client, CLI or UI on a small state: KServe's gRPC client and ``/metrics``,
+``feast ui`` and ``feast ... describe`` on the project's ``feast_repo``, ``evidently ui`` on the workspace.
+
+One module fixture builds the state and starts every process at once, so their start-ups overlap.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -25,17 +30,26 @@ from tests.support.serving_paths import V2
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = ["c00001", "c00002", "nobody"]
-FEAST = str(Path(sys.executable).with_name("feast"))
+BIN = Path(sys.executable).parent
+DRIFT_KIND = "feature_drift/recent_active"
 
 
-@pytest.fixture(scope="module")
-def feast_home(tmp_path_factory):
-    """The project's ``feast_repo`` applied over a small gold table in a home of its own."""
+@dataclass
+class Tools:
+    root: Path
+    server: LocalServer
+    feast_ui: str
+    evidently_ui: str
+    snapshot_urls: list[str]
+    processes: dict[str, subprocess.Popen]
+
+
+def _feast_home(home: Path) -> dict[str, str]:
+    """The project's ``feast_repo`` applied over a small gold table; the environment to reach it."""
     from lakehouse_ml.features.apply import apply_definitions
     from lakehouse_ml.features.gold import gold_source
     from lakehouse_ml.features.store import feature_store
 
-    home = tmp_path_factory.mktemp("feast-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LAKEHOUSE_HOME", str(home))
         patch.setenv("LAKEHOUSE_PROFILE", "local")
@@ -43,16 +57,39 @@ def feast_home(tmp_path_factory):
         settings = Settings.from_env()
         write_gold(home, gold_frame(weekly_snapshots(datetime(2024, 5, 5, tzinfo=UTC), 2), customers=3))
         apply_definitions(feature_store(settings), gold_source(settings))
-        yield home, dict(os.environ)
+        return dict(os.environ)
 
 
-def _feast(env: dict, *args: str, **popen) -> subprocess.Popen:
-    return subprocess.Popen(
-        [FEAST, "-c", "feast_repo", *args], cwd=project_root(), env=env, start_new_session=True, **popen
-    )
+def _drift_snapshots(workspace: Path, ui_url: str) -> list[str]:
+    """Two weekly feature-drift reports into the workspace, as ``feature_drift_report`` adds them."""
+    from lakehouse_ml.monitoring.drift import drift_report
+    from lakehouse_ml.monitoring.workspace import SnapshotTarget
+    from tests.support.monitoring_fixtures import snapshot
+
+    reference = snapshot(date(2024, 3, 3), 300, seed=1)
+    urls = []
+    for day, basket in ((date(2024, 3, 10), 1.0), (date(2024, 3, 17), 1.6)):
+        target = SnapshotTarget(str(workspace), ui_url, DRIFT_KIND, f"{day} v1", day)
+        current = snapshot(day, 300, seed=day.day, basket=basket)
+        columns = ["order_count_30d", "avg_order_value"]
+        result = drift_report(
+            reference, current, columns, [], column_threshold=0.1, sample_size=300, seed=1, snapshot_to=target
+        )
+        urls.append(result.snapshot_url)
+    return urls
+
+
+def _spawn(command: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """Started from the project root; stdout to ``log``, stderr to ``log`` with ``.err``."""
+    with log.open("w") as out, log.with_suffix(".err").open("w") as err:
+        return subprocess.Popen(
+            command, cwd=project_root(), env=env, stdout=out, stderr=err, start_new_session=True
+        )
 
 
 def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
@@ -61,7 +98,42 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> httpx.Response:
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("tools")
+    model_dir = write_model(root / "models" / "v1", seed=1)
+    repo = write_feature_repo(root / "feast", customers=10)
+    server = LocalServer(root / "serving", free_port(), str(repo), grpc_port=free_port())
+    server.apply(Deployment().with_changes(stable="v1", models={"v1": str(model_dir)}))
+    processes: dict[str, subprocess.Popen] = {}
+    with ThreadPoolExecutor(1) as pool:
+        started = pool.submit(server.start)  # waits for the server while the rest is built
+        try:
+            feast_env = _feast_home(root / "feast-home")
+            feast_port, evidently_port = free_port(), free_port()
+            evidently_ui = f"http://127.0.0.1:{evidently_port}"
+            urls = _drift_snapshots(root / "evidently", evidently_ui)
+            feast = [str(BIN / "feast"), "-c", "feast_repo"]
+            evidently = [str(BIN / "evidently"), "ui", "--workspace", str(root / "evidently")]
+            for name, command, env in (
+                ("feast_ui", [*feast, "ui", "-h", "127.0.0.1", "-p", str(feast_port)], feast_env),
+                ("describe_view", [*feast, "feature-views", "describe", "customer_features"], feast_env),
+                ("describe_entity", [*feast, "entities", "describe", "customer"], feast_env),
+                ("evidently_ui", [*evidently, "--host", "127.0.0.1", "--port", str(evidently_port)], None),
+            ):
+                processes[name] = _spawn(command, root / f"{name}.log", env)
+            started.result()
+            yield Tools(root, server, f"http://127.0.0.1:{feast_port}", evidently_ui, urls, processes)
+        finally:
+            server.stop()
+            for process in processes.values():
+                _stop(process)
+
+
+def _wait_for(tools: Tools, name: str, url: str, timeout: float = 120) -> httpx.Response:
+    process, log = tools.processes[name], tools.root / f"{name}.err"
     deadline = time.monotonic() + timeout
     while True:
         assert process.poll() is None, log.read_text()
@@ -75,16 +147,12 @@ def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 1
         time.sleep(0.3)
 
 
-@pytest.fixture(scope="module")
-def grpc_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grpc")
-    model_dir = write_model(root / "models" / "v1", seed=1)
-    repo = write_feature_repo(root / "feast", customers=10)
-    server = LocalServer(root / "serving", free_port(), str(repo), grpc_port=free_port())
-    server.apply(Deployment().with_changes(stable="v1", models={"v1": str(model_dir)}))
-    server.start()
-    yield server
-    server.stop()
+def _described(tools: Tools, name: str) -> dict:
+    import yaml
+
+    process = tools.processes[name]
+    assert process.wait(timeout=300) == 0, (tools.root / f"{name}.err").read_text()
+    return yaml.safe_load((tools.root / f"{name}.log").read_text())["spec"]
 
 
 async def _grpc_infer(target: str, customer_ids: list[str], headers=None):
@@ -98,10 +166,11 @@ async def _grpc_infer(target: str, customer_ids: list[str], headers=None):
         await client.close()
 
 
-def test_grpc_model_infer_equals_the_rest_answer(grpc_server):
+def test_grpc_model_infer_equals_the_rest_answer(tools):
+    server = tools.server
     body = {"inputs": [{"name": "customer_id", "datatype": "BYTES", "shape": [3], "data": CUSTOMERS}]}
-    rest = httpx.post(grpc_server.endpoint + V2, json=body, timeout=30).json()
-    grpc_answer = asyncio.run(_grpc_infer(grpc_server.grpc_target, CUSTOMERS))
+    rest = httpx.post(server.endpoint + V2, json=body, timeout=30).json()
+    grpc_answer = asyncio.run(_grpc_infer(server.grpc_target, CUSTOMERS))
 
     rest_outputs = {o["name"]: o["data"] for o in rest["outputs"]}
     grpc_outputs = {
@@ -113,26 +182,24 @@ def test_grpc_model_infer_equals_the_rest_answer(grpc_server):
         assert grpc_outputs[name] == rest_outputs[name], name
     assert grpc_outputs["churn_probability"][2] == -1.0 and grpc_outputs["error"][2]
     # every answer gets its own prediction id (the key of the prediction log)
-    assert (
-        all(grpc_outputs["prediction_id"][:2])
-        and grpc_outputs["prediction_id"] != rest_outputs["prediction_id"]
-    )
+    ids = grpc_outputs["prediction_id"]
+    assert all(ids[:2]) and ids != rest_outputs["prediction_id"]
 
 
-def test_grpc_refuses_a_version_that_is_not_deployed(grpc_server):
+def test_grpc_refuses_a_version_that_is_not_deployed(tools):
     import grpc
 
     with pytest.raises(grpc.RpcError) as refused:
-        asyncio.run(_grpc_infer(grpc_server.grpc_target, ["c00001"], headers=(("x-model-version", "v9"),)))
+        asyncio.run(_grpc_infer(tools.server.grpc_target, ["c00001"], headers=(("x-model-version", "v9"),)))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "v9" in refused.value.details()
 
 
-def test_metrics_carry_the_serving_version(grpc_server):
+def test_metrics_carry_the_serving_version(tools):
     from prometheus_client.parser import text_string_to_metric_families
 
-    asyncio.run(_grpc_infer(grpc_server.grpc_target, ["c00003", "nobody"]))
-    text = httpx.get(grpc_server.endpoint + "/metrics", timeout=10).text
+    asyncio.run(_grpc_infer(tools.server.grpc_target, ["c00003", "nobody"]))
+    text = httpx.get(tools.server.endpoint + "/metrics", timeout=10).text
     samples = {
         (s.name, s.labels.get("model_version"), s.labels.get("role"), s.labels.get("outcome")): s.value
         for family in text_string_to_metric_families(text)
@@ -144,41 +211,25 @@ def test_metrics_carry_the_serving_version(grpc_server):
     assert samples[("churn_predictor_score_seconds_count", "v1", "stable", None)] >= 1
 
 
-def test_feast_ui_answers_on_the_project_repo(feast_home):
-    home, env = feast_home
-    port, log = free_port(), home / "feast-ui.log"
-    with log.open("w") as out:
-        ui = _feast(env, "ui", "-h", "127.0.0.1", "-p", str(port), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        page = _wait_for(f"http://127.0.0.1:{port}/", ui, log)
-        assert "<html" in page.text.lower()
-        projects = httpx.get(f"http://127.0.0.1:{port}/projects-list.json", timeout=10).json()
-        assert [p["id"] for p in projects["projects"]] == ["lakehouse_ml"]
-        view = httpx.get(
-            f"http://127.0.0.1:{port}/api/v1/feature_views/customer_features",
-            params={"project": "lakehouse_ml"},
-            timeout=10,
-        )
-        assert view.status_code == 200, view.text
-        assert "Sum of order amounts" in view.text
-    finally:
-        _stop(ui)
+def test_feast_ui_answers_on_the_project_repo(tools):
+    page = _wait_for(tools, "feast_ui", f"{tools.feast_ui}/")
+    assert "<html" in page.text.lower()
+    projects = httpx.get(f"{tools.feast_ui}/projects-list.json", timeout=10).json()
+    assert [p["id"] for p in projects["projects"]] == ["lakehouse_ml"]
+    view = httpx.get(
+        f"{tools.feast_ui}/api/v1/feature_views/customer_features",
+        params={"project": "lakehouse_ml"},
+        timeout=10,
+    )
+    assert view.status_code == 200, view.text
+    assert "Sum of order amounts" in view.text
 
 
-def test_feature_views_describe_shows_the_dbt_column_docs(feast_home):
-    import yaml
-
+def test_feature_views_describe_shows_the_dbt_column_docs(tools):
     from lakehouse_ml.features.gold_docs import gold_model_docs
 
-    _, env = feast_home
     docs = gold_model_docs("fct_customer_features")
-    described = {}
-    for kind, name in (("feature-views", "customer_features"), ("entities", "customer")):
-        process = _feast(env, kind, "describe", name, stdout=subprocess.PIPE, text=True)
-        out, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, out
-        described[kind] = yaml.safe_load(out)["spec"]
-    view, entity = described["feature-views"], described["entities"]
+    view, entity = _described(tools, "describe_view"), _described(tools, "describe_entity")
     assert (view["owner"], view["description"]) == (docs.owner, docs.description)
     assert {f["name"]: f["description"] for f in view["features"]} == {
         name: docs.column(name) for name in [f["name"] for f in view["features"]]
@@ -187,38 +238,11 @@ def test_feature_views_describe_shows_the_dbt_column_docs(feast_home):
     assert (entity["owner"], entity["description"]) == (docs.owner, docs.column("customer_id"))
 
 
-def test_evidently_ui_lists_the_snapshots_of_the_workspace(tmp_path):
-    from lakehouse_ml.monitoring.drift import drift_report
-    from lakehouse_ml.monitoring.workspace import SnapshotTarget
-    from tests.support.monitoring_fixtures import snapshot
-
-    workspace, port = tmp_path / "evidently", free_port()
-    ui_url = f"http://127.0.0.1:{port}"
-    columns = ["order_count_30d", "avg_order_value"]
-    reference = snapshot(date(2024, 3, 3), 300, seed=1)
-    urls = []
-    for day, basket in ((date(2024, 3, 10), 1.0), (date(2024, 3, 17), 1.6)):
-        target = SnapshotTarget(str(workspace), ui_url, "feature_drift/recent_active", f"{day} v1", day)
-        current = snapshot(day, 300, seed=day.day, basket=basket)
-        result = drift_report(
-            reference, current, columns, [], column_threshold=0.1, sample_size=300, seed=1, snapshot_to=target
-        )
-        urls.append(result.snapshot_url)
-    log = tmp_path / "evidently-ui.log"
-    command = [str(Path(sys.executable).with_name("evidently")), "ui", "--workspace", str(workspace)]
-    with log.open("w") as out:
-        ui = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        (project,) = _wait_for(f"{ui_url}/api/projects", ui, log).json()
-        assert project["name"] == "churn-predictor feature_drift/recent_active"
-        listed = httpx.get(f"{ui_url}/api/projects/{project['id']}/snapshots", timeout=10).json()
-        assert sorted(s["name"] for s in listed) == ["2024-03-10 v1", "2024-03-17 v1"]
-        assert sorted(urls) == sorted(f"{ui_url}/projects/{project['id']}/reports/{s['id']}" for s in listed)
-        assert httpx.get(urls[0], timeout=10).status_code == 200  # the link on the asset page opens
-    finally:
-        _stop(ui)
+def test_evidently_ui_lists_the_snapshots_of_the_workspace(tools):
+    (project,) = _wait_for(tools, "evidently_ui", f"{tools.evidently_ui}/api/projects").json()
+    assert project["name"] == f"churn-predictor {DRIFT_KIND}"
+    listed = httpx.get(f"{tools.evidently_ui}/api/projects/{project['id']}/snapshots", timeout=10).json()
+    assert sorted(s["name"] for s in listed) == ["2024-03-10 v1", "2024-03-17 v1"]
+    expected = sorted(f"{tools.evidently_ui}/projects/{project['id']}/reports/{s['id']}" for s in listed)
+    assert sorted(tools.snapshot_urls) == expected
+    assert httpx.get(tools.snapshot_urls[0], timeout=10).status_code == 200  # the asset page's link opens
