@@ -138,6 +138,12 @@ def test_concept_shift_trips_the_outcome_signal_not_data_drift(lakehouse_home):
     assert concept["summary"]["current"]["roc_auc"] < concept["summary"]["reference"]["roc_auc"]
     assert checks["early_outcome_auc"] is False
     assert not signal(result, "data_drift")["breach"]
+    from lakehouse_ml.monitoring.workspace import list_snapshots
+
+    (stored,) = list_snapshots(str(lakehouse_home / "evidently"), "concept_drift")
+    assert stored["timestamp"].date() == AS_OF
+    url = result.asset_materializations_for_node("concept_drift_report")[0].metadata["report_url"].value
+    assert url.startswith("http://127.0.0.1:8000/projects/") and url.endswith(stored["id"])
 
 
 def test_actuals_then_performance_floor(lakehouse_home):
