@@ -23,6 +23,9 @@ from lakehouse_ml.serving.names import MODEL_NAME, VERSION_HEADER
 from lakehouse_ml.serving.spool import process_alive
 
 START_TIMEOUT_SECONDS = 180.0
+# Importing Feast points prometheus_client at a temporary folder it deletes when that process exits; the
+# detached server must not inherit it, or its first metric written after that exit fails the request.
+PROMETHEUS_MULTIPROCESS_VARS = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
 APPLY_TIMEOUT_SECONDS = 120.0
 
 
@@ -118,6 +121,7 @@ class LocalServer:
         with open(self.serving_dir / LOG_FILE, "ab") as log:
             process = subprocess.Popen(  # its own session: it keeps serving after the Dagster run ends
                 command,
+                env={k: v for k, v in os.environ.items() if k not in PROMETHEUS_MULTIPROCESS_VARS},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

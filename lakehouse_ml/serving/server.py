@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from concurrent import futures
 from dataclasses import asdict
 from http import HTTPStatus
 from pathlib import Path
@@ -150,8 +151,6 @@ class _ServingGRPCServer(GRPCServer):
     bind_host = "127.0.0.1"
 
     async def start(self, max_workers):
-        from concurrent import futures
-
         self._server = aio.server(
             futures.ThreadPoolExecutor(max_workers=max_workers),
             interceptors=(LoggingInterceptor(), _ServingExceptionInterceptor()),

@@ -211,6 +211,14 @@ def test_metrics_carry_the_serving_version(tools):
     assert samples[("churn_predictor_score_seconds_count", "v1", "stable", None)] >= 1
 
 
+def test_the_server_keeps_its_metrics_in_memory(tools):
+    """Feast, imported here, set prometheus_client's multi-process folder, deleted when this process
+    exits; the detached server must not write its metrics there."""
+    assert os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    environ = Path(f"/proc/{tools.server.pid()}/environ").read_bytes().split(b"\0")
+    assert not [v for v in environ if v.startswith(b"PROMETHEUS_MULTIPROC")]
+
+
 def test_feast_ui_answers_on_the_project_repo(tools):
     page = _wait_for(tools, "feast_ui", f"{tools.feast_ui}/")
     assert "<html" in page.text.lower()
