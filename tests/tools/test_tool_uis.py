@@ -155,11 +155,11 @@ def _described(tools: Tools, name: str) -> dict:
     return yaml.safe_load((tools.root / f"{name}.log").read_text())["spec"]
 
 
-async def _grpc_infer(target: str, customer_ids: list[str], headers=None):
+async def _grpc_infer(target: str, customer_ids: list[str], headers=None, channel_args=None):
     from kserve import InferenceGRPCClient, InferInput, InferRequest
 
     tensor = InferInput("customer_id", [len(customer_ids)], "BYTES", customer_ids)
-    client = InferenceGRPCClient(target, timeout=30)
+    client = InferenceGRPCClient(target, timeout=30, channel_args=channel_args)
     try:
         return await client.infer(InferRequest(MODEL_NAME, [tensor]), headers=headers)
     finally:
@@ -193,6 +193,27 @@ def test_grpc_refuses_a_version_that_is_not_deployed(tools):
         asyncio.run(_grpc_infer(tools.server.grpc_target, ["c00001"], headers=(("x-model-version", "v9"),)))
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "v9" in refused.value.details()
+
+
+def test_grpc_answers_unavailable_naming_the_fault_when_the_online_store_is_locked(tools):
+    """The REST server's 503 (tests/reliability/test_dependencies.py), as gRPC UNAVAILABLE, not INTERNAL."""
+    import sqlite3
+
+    import grpc
+
+    locker = sqlite3.connect(tools.root / "feast" / "online_store.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(grpc.RpcError) as refused:  # without the client's retries of UNAVAILABLE
+            asyncio.run(
+                _grpc_infer(tools.server.grpc_target, ["c00001"], channel_args=[("grpc.enable_retries", 0)])
+            )
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "locked" in refused.value.details()
+    assert asyncio.run(_grpc_infer(tools.server.grpc_target, ["c00001"])).model_version == "v1"
 
 
 def test_metrics_carry_the_serving_version(tools):
