@@ -25,6 +25,7 @@ from bench.common import report, run_sampled
 HISTORY_DAYS = 365
 WEEK_DAYS = 7
 SERVING_PORT = "8115"
+SERVING_GRPC_PORT = "8117"
 
 
 def _stage_windows(dagster_home: Path) -> tuple[dict[str, tuple[float, float]], float | None]:
@@ -97,6 +98,7 @@ def measure(customers: int) -> dict[str, object]:
             "DAGSTER_HOME": str(home / "dagster"),
             "LAKEHOUSE_PROFILE": "local",
             "LAKEHOUSE_SERVING_PORT": SERVING_PORT,
+            "LAKEHOUSE_SERVING_GRPC_PORT": SERVING_GRPC_PORT,
         }
         for name in ("LAKEHOUSE_AS_OF", "LAKEHOUSE_RAW_URI"):
             env.pop(name, None)

@@ -20,6 +20,7 @@ import pandas as pd
 from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.model import MonitoredModel, compared_customers
 from lakehouse_ml.monitoring.policy import TriggerPolicy
+from lakehouse_ml.monitoring.workspace import SnapshotTarget, add_snapshot
 
 
 def concept_days(snapshot_days: list[date], model: MonitoredModel, as_of: date, horizon: int):
@@ -98,9 +99,16 @@ def quality(labels: pd.Series, scores: pd.Series, threshold: float) -> dict[str,
 
 
 def classification_report_html(
-    reference: pd.DataFrame, current: pd.DataFrame, threshold: float, html_path
-) -> None:
-    """Evidently classification quality, reference vs current; frames hold ``outcome`` and ``score``."""
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    threshold: float,
+    html_path,
+    snapshot_to: SnapshotTarget | None = None,
+) -> str | None:
+    """Evidently classification quality, reference vs current; frames hold ``outcome`` and ``score``.
+
+    Writes the HTML report; with ``snapshot_to`` also adds the snapshot to the Evidently workspace and
+    returns its URL in the Evidently UI."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
 
@@ -119,7 +127,11 @@ def classification_report_html(
         return Dataset.from_pandas(plain, data_definition=definition)
 
     snapshot = Report([ClassificationPreset(probas_threshold=threshold)]).run(
-        current_data=dataset(current), reference_data=dataset(reference)
+        current_data=dataset(current),
+        reference_data=dataset(reference),
+        timestamp=snapshot_to.timestamp if snapshot_to else None,
+        tags=list(snapshot_to.tags) if snapshot_to else None,
     )
     html_path.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(html_path))
+    return add_snapshot(snapshot_to, snapshot) if snapshot_to else None

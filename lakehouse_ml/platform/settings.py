@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         gt=0,
         description="days after a prediction's scoring day until its actual falls due (shorter in drills)",
     )
+    serving_grpc_port: int = Field(
+        8081, gt=0, lt=65536, description="local model server's gRPC V2 port on 127.0.0.1 (KServe's default)"
+    )
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
     image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")
@@ -60,6 +63,13 @@ class Settings(BaseSettings):
     iceberg_warehouse: str | None = None
     io_manager_uri: str = Field("s3://lakehouse/dagster-io", description="prod: step outputs (s3://)")
     reports_uri: str | None = Field(None, description="where HTML reports are published; unset: reports_dir")
+    evidently_workspace: str = Field(
+        "", description="Evidently workspace (folder, or s3://... in prod); default $LAKEHOUSE_HOME/evidently"
+    )
+    evidently_ui_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="where `evidently ui` serves the workspace (asset pages link to it)",
+    )
     iceberg_scope: str = Field(POLARIS_SCOPE, description="OAuth scope of the Iceberg REST catalog token")
     iceberg_catalog: Literal["rest", "sql"] = Field(
         "rest",
@@ -89,6 +99,8 @@ class Settings(BaseSettings):
     def _default_raw_uri(self) -> Settings:
         if not self.raw_uri:
             object.__setattr__(self, "raw_uri", str(self.home / "raw"))
+        if not self.evidently_workspace:
+            object.__setattr__(self, "evidently_workspace", str(self.home / "evidently"))
         return self
 
     @classmethod

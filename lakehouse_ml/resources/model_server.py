@@ -53,16 +53,18 @@ class ModelServing(dg.ConfigurableResource):
 
 
 class LocalModelServing(ModelServing):
-    """Detached ``python -m lakehouse_ml.serving.server`` on 127.0.0.1:``port``; state in ``serving_dir``."""
+    """Detached ``python -m lakehouse_ml.serving.server`` on 127.0.0.1:``port`` (REST) and ``grpc_port``
+    (gRPC V2; None: off); state in ``serving_dir``."""
 
     serving_dir: str
     port: int
     feature_repo: str | None = None
+    grpc_port: int | None = None
 
     def server(self):
         from lakehouse_ml.serving.process import LocalServer
 
-        return LocalServer(Path(self.serving_dir), self.port, self.feature_repo)
+        return LocalServer(Path(self.serving_dir), self.port, self.feature_repo, self.grpc_port)
 
     def deploy(self, version: str, model_dir: Path, model_sha256: str, smoke_customers: list[str]) -> dict:
         from lakehouse_ml.serving.rollout import deploy
@@ -275,7 +277,11 @@ class KServeModelServing(ModelServing):
 
 
 def local_serving(settings: Settings) -> LocalModelServing:
-    return LocalModelServing(serving_dir=str(settings.serving_dir), port=settings.serving_port)
+    return LocalModelServing(
+        serving_dir=str(settings.serving_dir),
+        port=settings.serving_port,
+        grpc_port=settings.serving_grpc_port,
+    )
 
 
 def prod_serving(settings: Settings) -> KServeModelServing:

@@ -19,12 +19,14 @@ Protocols:
   KServe's request model rejects the V2 body) with a message. A model that fails to predict: 503.
 
 One request is served by one version: the stable one, or the canary for ``canary_traffic_percent``
-of requests. The header ``x-model-version`` pins a loaded version; such requests are smoke tests and
-are not logged.
+of requests. The header ``x-model-version`` (gRPC: the same metadata key) pins a loaded version; such
+requests are smoke tests and are not logged. ``/metrics`` counts and times requests per version and
+role (``lakehouse_ml.serving.metrics``).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from lakehouse_ml.model_artifact import ONNX_RUNTIME, SKLEARN_RUNTIME
+from lakehouse_ml.serving import metrics
 from lakehouse_ml.serving.limits import MAX_INSTANCES
 from lakehouse_ml.serving.names import MODEL_NAME, UNKNOWN_CUSTOMER, VERSION_HEADER
 from lakehouse_ml.serving.online_lookup import ENTITY_KEY, OnlineFeatures
@@ -69,6 +72,9 @@ class Routing:
     def models(self) -> list[ServableModel]:
         return [m for m in (self.stable, self.canary) if m is not None]
 
+    def role(self, model: ServableModel) -> str:
+        return "canary" if model is self.canary else "stable"
+
     def choose(self, pinned: str | None) -> ServableModel:
         if pinned is not None:
             for model in self.models():
@@ -89,6 +95,18 @@ class ChurnPredictor(kserve.Model):
         self._id_prefix = uuid.uuid4().int >> 64
         self._next_id = 0
         self.ready = True
+
+    @property
+    def routing(self) -> Routing:
+        return self._routing
+
+    @routing.setter
+    def routing(self, routing: Routing) -> None:
+        self._routing = routing
+        metrics.record_served(
+            [(m.version, routing.role(m), m.runtime) for m in routing.models()],
+            routing.split.canary_percent,
+        )
 
     def load(self) -> bool:
         self.ready = True
@@ -119,7 +137,9 @@ class ChurnPredictor(kserve.Model):
         return {"model_version": model.version, "predictions": results}
 
     def _score(self, customer_ids: list[str], inline: list[dict | None] | None, pinned: str | None):
-        model = self.routing.choose(pinned)
+        started = time.perf_counter()
+        routing = self.routing
+        model = routing.choose(pinned)
         names = model.feature_names
         rows, days = self._rows(customer_ids, inline, names)
         known = [index for index, row in enumerate(rows) if row is not None]
@@ -165,6 +185,9 @@ class ChurnPredictor(kserve.Model):
             )
         if log and self.spool is not None and pinned is None:  # pinned requests are smoke tests
             self.spool.write(bytes(log))
+        unknown = len(customer_ids) - len(known)
+        elapsed = time.perf_counter() - started
+        metrics.record_request(model.version, routing.role(model), len(known), unknown, elapsed)
         return model, results
 
     def _rows(self, customer_ids: list[str], inline: list[dict | None] | None, names: Sequence[str]):

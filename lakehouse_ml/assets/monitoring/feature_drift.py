@@ -61,6 +61,7 @@ def feature_drift_report(
             seed=policy.sample_seed,
             html_path=report,
             noise=policy.noise() if triggers else None,
+            snapshot_to=common.snapshot_target(f"feature_drift/{name}", as_of, model.version),
         )
         report_uris[name] = common.publish_report(report)
         verdict = data_drift_verdict(result.column_scores, policy, result.noise_floors)
@@ -79,6 +80,7 @@ def feature_drift_report(
         metadata.update(
             {
                 f"{name}/report": dg.MetadataValue.path(report_uris[name]),
+                f"{name}/report_url": dg.MetadataValue.url(result.snapshot_url),
                 f"{name}/drifted_share": float(result.drifted_share),
                 f"{name}/signal_drifted_share": float(share),
                 f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
@@ -96,6 +98,7 @@ def feature_drift_report(
         {"as_of": as_of.isoformat(), "comparisons": results},
         report_uris[main_name],
         as_of=as_of,
+        snapshot_url=main["snapshot_url"],
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")
