@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_ml.assets import features, gold, predictions, raw, registry, serving, training
+from lakehouse_ml.assets import canary, features, gold, predictions, raw, registry, serving, training
 from lakehouse_ml.assets.monitoring import (
     actuals,
     concept_drift,
@@ -27,6 +27,7 @@ ASSET_MODULES: list = [
     registry,
     serving,
     predictions,
+    canary,
     actuals,
     performance,
     feature_drift,

@@ -101,13 +101,26 @@ def churn_predictor_deployment(
     return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
 
 
+def promote_serving_canary(model_registry: ModelRegistryResource, model_server: ModelServing) -> dict:
+    """The canary takes 100% of traffic; the registry records it as the production version."""
+    outcome = model_server.promote()
+    model_registry.open().promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
+    return outcome
+
+
+def roll_back_serving_canary(model_registry: ModelRegistryResource, model_server: ModelServing) -> dict:
+    """The canary is removed; the registry records it as ``rolled_back`` so it is never deployed again."""
+    outcome = model_server.rollback()
+    model_registry.open().promote(outcome["removed"], ROLLED_BACK_STAGE)
+    return outcome
+
+
 @dg.op(pool=DEPLOYMENT_POOL)
 def promote_canary_op(
     context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):
     """Move the canary to 100% of traffic and mark it as the production version in the registry."""
-    outcome = model_server.promote()
-    model_registry.open().promote(outcome.get("stable") or outcome["version"], STABLE_STAGE)
+    outcome = promote_serving_canary(model_registry, model_server)
     context.log.info(f"promoted: {outcome}")
     return outcome
 
@@ -118,8 +131,7 @@ def rollback_canary_op(
 ):
     """Remove the canary; the stable version takes all traffic again. The registry records the removed
     version as ``rolled_back`` so the deployment asset does not bring it back."""
-    outcome = model_server.rollback()
-    model_registry.open().promote(outcome["removed"], ROLLED_BACK_STAGE)
+    outcome = roll_back_serving_canary(model_registry, model_server)
     context.log.info(f"rolled back: {outcome}")
     return outcome
 

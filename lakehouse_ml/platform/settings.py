@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         description="prod Iceberg catalog: REST (Polaris) or SQL (LAKEHOUSE_ICEBERG_SQL_URI)",
     )
 
+    canary_min_passes: int = Field(3, ge=1, description="canary: consecutive passing evaluations to promote")
+    canary_min_predictions: int = Field(200, ge=1, description="canary: predictions per version to compare")
+    canary_max_error_rate: float = Field(0.01, ge=0, le=1, description="canary: failed share of requests")
+    canary_max_latency_ratio: float = Field(2.0, gt=0, description="canary: mean latency / stable's")
+    canary_latency_floor_ms: float = Field(5.0, ge=0, description="canary: mean latency always accepted")
+    canary_max_score_psi: float = Field(0.2, gt=0, description="canary: PSI of scores against stable's")
+    canary_min_labelled: int = Field(100, ge=1, description="canary: labelled predictions to compare AUC")
+    canary_max_auc_drop: float = Field(0.05, ge=0, le=1, description="canary: ROC AUC below stable's")
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:

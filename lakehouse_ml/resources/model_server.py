@@ -51,6 +51,11 @@ class ModelServing(dg.ConfigurableResource):
         """Where served predictions are spooled for ``churn_predictions`` (None: not spooled here)."""
         return None
 
+    def metrics_text(self) -> str | None:
+        """The server's Prometheus ``/metrics`` text (per-version request counters), or None when not
+        readable here."""
+        return None
+
 
 class LocalModelServing(ModelServing):
     """Detached ``python -m lakehouse_ml.serving.server`` on 127.0.0.1:``port``; state in ``serving_dir``."""
@@ -108,6 +113,16 @@ class LocalModelServing(ModelServing):
             "canary_traffic_percent": deployment.canary_traffic_percent,
             "endpoint": self.server().endpoint,
         }
+
+    def metrics_text(self) -> str | None:
+        import httpx
+
+        server = self.server()
+        if server.pid() is None:
+            return None
+        response = httpx.get(f"{server.endpoint}/metrics", timeout=10.0)
+        response.raise_for_status()
+        return response.text
 
     def spool_dir(self) -> Path | None:
         from lakehouse_ml.serving.deployment import SPOOL_DIR

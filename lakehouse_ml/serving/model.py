@@ -21,10 +21,16 @@ Protocols:
 One request is served by one version: the stable one, or the canary for ``canary_traffic_percent``
 of requests. The header ``x-model-version`` pins a loaded version; such requests are smoke tests and
 are not logged.
+
+Per version, the server counts requests by outcome and times them (Prometheus, on KServe's ``/metrics``):
+``churn_predictor_requests_total{model_version, outcome}`` (``ok`` or ``error``: the model failed) and
+``churn_predictor_request_seconds{model_version}``. The canary analysis compares the two versions on them.
+Pinned requests (smoke tests) are not counted.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +40,7 @@ import kserve
 import orjson
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+from prometheus_client import Counter, Histogram
 
 from lakehouse_ml.model_artifact import ONNX_RUNTIME, SKLEARN_RUNTIME
 from lakehouse_ml.serving.limits import MAX_INSTANCES
@@ -52,6 +59,12 @@ V2_OUTPUTS = (
 )
 # V2 metadata platform names (KServe/Triton style: <runtime>_<format>)
 PLATFORMS = {ONNX_RUNTIME: "onnxruntime_onnx", SKLEARN_RUNTIME: "sklearn_joblib"}
+REQUESTS = Counter(
+    "churn_predictor_requests", "predict requests per served version", ["model_version", "outcome"]
+)
+REQUEST_SECONDS = Histogram(
+    "churn_predictor_request_seconds", "feature lookup and scoring time per request", ["model_version"]
+)
 
 
 class ModelFailed(RuntimeError):
@@ -120,6 +133,19 @@ class ChurnPredictor(kserve.Model):
 
     def _score(self, customer_ids: list[str], inline: list[dict | None] | None, pinned: str | None):
         model = self.routing.choose(pinned)
+        started = time.perf_counter()
+        try:
+            scored = self._score_with(model, customer_ids, inline, pinned)
+        except ModelFailed:
+            if pinned is None:
+                REQUESTS.labels(model.version, "error").inc()
+            raise
+        if pinned is None:
+            REQUESTS.labels(model.version, "ok").inc()
+            REQUEST_SECONDS.labels(model.version).observe(time.perf_counter() - started)
+        return scored
+
+    def _score_with(self, model: ServableModel, customer_ids, inline, pinned: str | None):
         names = model.feature_names
         rows = self._rows(customer_ids, inline, names)
         known = [index for index, row in enumerate(rows) if row is not None]

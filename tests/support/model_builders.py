@@ -43,8 +43,13 @@ def sample_features(n: int, seed: int = 0):
     return frame
 
 
-def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 400) -> Path:
-    """Fit a small pipeline on synthetic data and write the model-artifact contract files."""
+def write_model(
+    folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 400, churn_after_days: int = 90
+) -> Path:
+    """Fit a small pipeline on synthetic data and write the model-artifact contract files.
+
+    Customers are labelled churned after about ``churn_after_days`` without an order: a small value gives
+    a model whose scores are far from a default one's (a bad canary)."""
     import joblib
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -53,7 +58,9 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
 
     frame = sample_features(n, seed)
     feature_names = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-    churned = (frame["days_since_last_order"] + np.random.default_rng(seed).normal(0, 30, n) > 90).astype(int)
+    churned = (
+        frame["days_since_last_order"] + np.random.default_rng(seed).normal(0, 30, n) > churn_after_days
+    ).astype(int)
     pipeline = Pipeline(
         [
             (
