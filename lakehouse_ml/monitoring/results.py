@@ -27,6 +27,7 @@ def verdict_record(
         "computed_at": datetime.now(UTC).isoformat(),
         "model_version": model_version,
         "breach": bool(verdict.breach),
+        "severity": float(verdict.severity),
         "reasons": list(verdict.reasons),
         "report_uri": report_uri,
         "summary": summary,

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     canary_min_labelled: int = Field(100, ge=1, description="canary: labelled predictions to compare AUC")
     canary_max_auc_drop: float = Field(0.05, ge=0, le=1, description="canary: ROC AUC below stable's")
 
+    retrain_cooldown_days: int = Field(
+        7, ge=0, description="drift retraining at most once per these data days"
+    )
+    retrain_growth_factor: float = Field(
+        1.5, ge=1, description="breach severity that retrains in the cool-down"
+    )
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:
