@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     canary_min_labelled: int = Field(100, ge=1, description="canary: labelled predictions to compare AUC")
     canary_max_auc_drop: float = Field(0.05, ge=0, le=1, description="canary: ROC AUC below stable's")
 
+    alerts: Literal["log", "webhook"] = Field(
+        "log", description="alert channel; webhook: LAKEHOUSE_ALERT_WEBHOOK_URL"
+    )
+    dagster_ui_url: str = Field("http://127.0.0.1:3000", description="Dagster UI that alert links point to")
     retrain_cooldown_days: int = Field(
         7, ge=0, description="drift retraining at most once per these data days"
     )

@@ -1,9 +1,18 @@
-"""Sensors and schedules that close the loop: monitoring breaches and the calendar trigger retraining."""
+"""Sensors and schedules that close the loop: monitoring breaches and the calendar trigger retraining;
+failures, breaches and rollbacks alert."""
 
+from lakehouse_ml.sensors.alerts import lakehouse_alerts_sensor, run_failure_alert_sensor
 from lakehouse_ml.sensors.drift import drift_retrain_sensor
 from lakehouse_ml.sensors.schedules import weekly_model_retrain
 
-SENSORS = [drift_retrain_sensor]
+SENSORS = [drift_retrain_sensor, lakehouse_alerts_sensor, run_failure_alert_sensor]
 SCHEDULES = [weekly_model_retrain]
 
-__all__ = ["SCHEDULES", "SENSORS", "drift_retrain_sensor", "weekly_model_retrain"]
+__all__ = [
+    "SCHEDULES",
+    "SENSORS",
+    "drift_retrain_sensor",
+    "lakehouse_alerts_sensor",
+    "run_failure_alert_sensor",
+    "weekly_model_retrain",
+]
