@@ -10,6 +10,8 @@ the job; they run after it on the next monitoring pass against the new productio
 
 import dagster as dg
 
+from lakehouse_ml.orchestration.pools import PURPOSE_TAG, RETRAIN_PURPOSE
+
 RETRAIN_TARGETS = ("churn_model", "model_version", "churn_predictor_deployment")
 RETRAIN_JOB_NAME = "retrain_churn_model"
 
@@ -17,5 +19,5 @@ retrain_churn_model = dg.define_asset_job(
     name=RETRAIN_JOB_NAME,
     selection=dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream(),
     description="Refresh gold and features, train, register, gate and deploy the churn model as canary.",
-    tags={"lakehouse/purpose": "retrain"},
+    tags={PURPOSE_TAG: RETRAIN_PURPOSE},
 )

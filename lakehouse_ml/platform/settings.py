@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         "log", description="alert channel; webhook: LAKEHOUSE_ALERT_WEBHOOK_URL"
     )
     dagster_ui_url: str = Field("http://127.0.0.1:3000", description="Dagster UI that alert links point to")
+    freshness_refresh_hours: float = Field(
+        26, gt=0, description="gold, online features, predictions: max age"
+    )
+    freshness_monitoring_hours: float = Field(8 * 24, gt=0, description="monitoring results: max age")
     retrain_cooldown_days: int = Field(
         7, ge=0, description="drift retraining at most once per these data days"
     )

@@ -6,7 +6,8 @@
   fresh model did not fix (``drift_retrain_sensor``'s observation); a canary rollback by
   ``canary_analysis``. Its cursor keeps the event-log position per asset and the last alerted
   evaluation per check, so each event alerts exactly once; a check evaluated twice between two ticks is
-  seen once, at its latest evaluation.
+  seen once, at its latest evaluation. A stale asset alerts when it turns stale, not at every
+  re-evaluation while it stays stale; it alerts again after it was fresh once more.
 """
 
 import json
@@ -126,6 +127,12 @@ def lakehouse_alerts_sensor(context: dg.SensorEvaluationContext, alerts: AlertCh
             continue
         state["checks"][name] = record.id
         alert = _check_alert(alerts, record)
+        if check_key.name == FRESHNESS_CHECK:  # re-evaluated while stale: alert when it turns stale only
+            stale = set(state.setdefault("stale", []))
+            already = name in stale
+            state["stale"] = sorted(stale | {name} if alert else stale - {name})
+            if already:
+                continue
         if alert is not None:
             alerts.send(alert)
             sent.append(alert.event_id)

@@ -101,6 +101,18 @@ def test_each_event_alerts_exactly_once_in_the_log(instance, caplog):
         "retraining_not_fixing",
     ]
     assert second == []
+    # Still stale at the freshness sensor's next evaluation: no second alert until it was fresh again.
+    for check_def in FRESHNESS:
+        dg.materialize(
+            [features_table, check_def], instance=instance, selection=dg.AssetSelection.checks(check_def)
+        )
+    with caplog.at_level(logging.WARNING, logger="lakehouse_ml.alerts"):
+        cursor = _tick(instance, channel, cursor)
+        assert [r for r in caplog.records if r.name == "lakehouse_ml.alerts"] == []
+        for check_def in FRESHNESS:
+            dg.materialize([features_table, check_def], instance=instance)
+        cursor = _tick(instance, channel, cursor)
+        assert json.loads(cursor)["stale"] == []
     assert any("gold_table failed check rows_present: 0 rows" in line for line in first)
     assert any(f"{UI}/assets/prediction_drift_report" in line for line in first)
 
