@@ -281,6 +281,25 @@ class KServeModelServing(ModelServing):
     def spool_dir(self) -> Path | None:
         return Path(SPOOL_MOUNT) if self.spool_claim else None
 
+    def metrics_text(self) -> str | None:
+        """Each revision's ``/metrics`` at its traffic-tag URL (``latest``, ``prev``: tag routing is on), one
+        pod per revision: with several replicas the counts are a sample, the rates still comparable."""
+        import httpx
+
+        status = (self._current(self._client()) or {}).get("status") or {}
+        traffic = ((status.get("components") or {}).get("predictor") or {}).get("traffic") or []
+        urls = sorted(
+            {entry["url"].rstrip("/") for entry in traffic if entry.get("tag") and entry.get("url")}
+        )
+        if not urls:
+            return None
+        texts = []
+        for url in urls:
+            response = httpx.get(f"{url}/metrics", timeout=30.0)
+            response.raise_for_status()
+            texts.append(response.text)
+        return "\n".join(texts)
+
     def predict_url(self) -> str:
         current = self._current(self._client()) or {}
         url = (current.get("status") or {}).get("url")
