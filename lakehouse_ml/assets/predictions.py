@@ -32,6 +32,7 @@ def batch_scores(context: dg.AssetExecutionContext, model_server: ModelServing, 
             "predicted_churn_rate": summary.predicted_churners / summary.scored if summary.scored else 0.0,
             "mean_churn_probability": summary.mean_probability,
             "requests": summary.requests,
+            "retried_requests": summary.retried,
             "served_by": dg.MetadataValue.json(dict(summary.versions)),
         }
     )
