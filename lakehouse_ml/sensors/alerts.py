@@ -7,10 +7,12 @@
   ``canary_analysis``. Its cursor keeps the event-log position per asset and the last alerted
   evaluation per check, so each event alerts exactly once; a check evaluated twice between two ticks is
   seen once, at its latest evaluation. A stale asset alerts when it turns stale, not at every
-  re-evaluation while it stays stale; it alerts again after it was fresh once more.
+  re-evaluation while it stays stale; it alerts again after it was fresh once more. The first tick
+  (no cursor) alerts only on events of the last ``FIRST_TICK_LOOKBACK_SECONDS``.
 """
 
 import json
+import time
 
 import dagster as dg
 
@@ -21,6 +23,9 @@ from lakehouse_ml.sensors.drift import RETRAINING_DECISION
 
 FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
 PAGE = 100
+# On its first tick (no cursor: a new installation, or an upgrade onto an instance with history) the
+# sensor alerts only on events of the last day, not on every breach ever recorded.
+FIRST_TICK_LOOKBACK_SECONDS = 24 * 3600
 
 
 def _value(metadata, key: str):
@@ -107,13 +112,14 @@ def _check_alert(alerts: AlertChannel, record) -> Alert | None:
 )
 def lakehouse_alerts_sensor(context: dg.SensorEvaluationContext, alerts: AlertChannel):
     state = json.loads(context.cursor) if context.cursor else {"streams": {}, "checks": {}}
+    since = 0.0 if context.cursor else time.time() - FIRST_TICK_LOOKBACK_SECONDS
     sent = []
     for name, key, fetch, build in _streams():
         result = getattr(context.instance, fetch)(
             key, limit=PAGE, cursor=state["streams"].get(name), ascending=True
         )
         for record in result.records:
-            alert = build(alerts, key, record)
+            alert = build(alerts, key, record) if record.timestamp >= since else None
             if alert is not None:
                 alerts.send(alert)
                 sent.append(alert.event_id)
@@ -126,7 +132,7 @@ def lakehouse_alerts_sensor(context: dg.SensorEvaluationContext, alerts: AlertCh
         if record is None or record.id <= state["checks"].get(name, 0):
             continue
         state["checks"][name] = record.id
-        alert = _check_alert(alerts, record)
+        alert = _check_alert(alerts, record) if record.create_timestamp >= since else None
         if check_key.name == FRESHNESS_CHECK:  # re-evaluated while stale: alert when it turns stale only
             stale = set(state.setdefault("stale", []))
             already = name in stale

@@ -200,3 +200,21 @@ def test_a_failed_run_alerts_once_with_its_link(instance, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "lakehouse_ml.alerts"]
     assert len(lines) == 1
     assert f"{UI}/runs/{result.run_id}" in lines[0] and "nightly" in lines[0]
+
+
+def test_a_first_tick_skips_history_older_than_its_lookback(instance, caplog, monkeypatch):
+    import lakehouse_ml.sensors.alerts as module
+
+    _events(instance)
+    monkeypatch.setattr(module, "FIRST_TICK_LOOKBACK_SECONDS", -60)  # everything so far counts as old
+    channel = LogAlerts(ui_url=UI)
+    with caplog.at_level(logging.WARNING, logger="lakehouse_ml.alerts"):
+        cursor = _tick(instance, channel)
+        assert [r for r in caplog.records if r.name == "lakehouse_ml.alerts"] == []
+        metadata = persist(Verdict("concept_drift", True, ["AUC dropped"], 1.2), "v1", {}, None)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(SIGNAL_ASSETS["concept_drift"], metadata=metadata)
+        )
+        _tick(instance, channel, cursor)
+    lines = [r.getMessage() for r in caplog.records if r.name == "lakehouse_ml.alerts"]
+    assert len(lines) == 1 and "concept_drift breach" in lines[0]
