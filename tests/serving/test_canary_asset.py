@@ -1,4 +1,5 @@
-"""``canary_analysis`` on a real local deployment: an automatic promote, then an automatic rollback."""
+"""``canary_analysis`` on a real local deployment: an automatic promote, then automatic rollbacks of a canary
+whose scores are far from stable's and of one that errors."""
 
 from __future__ import annotations
 
@@ -13,12 +14,20 @@ from lakehouse_ml.registry.model_registry import Remote
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.resources.model_server import LocalModelServing
 from lakehouse_ml.resources.registry import ModelRegistryResource
-from tests.support.model_builders import sample_features, write_feature_repo, write_model
+from tests.support.model_builders import (
+    LONG_TENURE_DAYS,
+    sample_features,
+    write_failing_model,
+    write_feature_repo,
+    write_model,
+)
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 CUSTOMERS = 300
-CUSTOMER_IDS = sample_features(CUSTOMERS)["customer_id"].tolist()
+FEATURES = sample_features(CUSTOMERS)
+CUSTOMER_IDS = FEATURES["customer_id"].tolist()
+SMOKE = FEATURES[FEATURES["tenure_days"] <= LONG_TENURE_DAYS]["customer_id"].head(5).tolist()
 
 
 @pytest.fixture
@@ -46,9 +55,7 @@ def deployment(lakehouse_home, monkeypatch):
 
 def _deploy(registry: ModelRegistry, serving: LocalModelServing, folder) -> str:
     version = registry.register(folder, {"kfp_run_id": folder.name})
-    outcome = serving.deploy(
-        version, registry.checkout(version), registry.model_sha256(version), CUSTOMER_IDS[:5]
-    )
+    outcome = serving.deploy(version, registry.checkout(version), registry.model_sha256(version), SMOKE)
     registry.promote(version, "production" if outcome["role"] == "stable" else "staging")
     return version
 
@@ -61,7 +68,7 @@ def _refresh(resources, instance) -> dict:
     return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
 
 
-def test_canary_is_promoted_then_a_bad_canary_rolled_back(deployment, lakehouse_home):
+def test_canary_is_promoted_then_a_shifted_and_an_erroring_canary_rolled_back(deployment, lakehouse_home):
     registry, resources = deployment
     serving = resources["model_server"]
     instance = dg.DagsterInstance.ephemeral()
@@ -93,3 +100,13 @@ def test_canary_is_promoted_then_a_bad_canary_rolled_back(deployment, lakehouse_
     answer = serving.server().predict(CUSTOMER_IDS[:20])
     assert answer["model_version"] == "v2"
     assert _refresh(resources, instance)["decision"] == "no canary"
+
+    # A canary that errors on a third of the customers: the refresh still completes (scoring retries
+    # land on the stable version) and the analysis rolls it back on its error rate.
+    assert _deploy(registry, serving, write_failing_model(lakehouse_home / "m4", seed=4)) == "v4"
+    failing = _refresh(resources, instance)
+    assert (failing["decision"], failing["verdict"]) == ("rollback", "fail")
+    assert "error rate: canary v4 failed" in failing["reasons"]
+    assert failing["measurements"]["canary_errors"] >= 1
+    assert serving.current()["stable"] == "v2" and serving.current()["canary"] is None
+    assert registry.stage_version("rolled_back") == "v4"

@@ -107,6 +107,33 @@ def write_model(
     return folder
 
 
+LONG_TENURE_DAYS = 600
+
+
+def refuse_long_tenure(frame):
+    """A pipeline step with a bug: it fails on customers with a tenure over ``LONG_TENURE_DAYS``."""
+    if (frame["tenure_days"] > LONG_TENURE_DAYS).any():
+        raise ValueError(f"tenure_days over {LONG_TENURE_DAYS} not handled")
+    return frame
+
+
+def write_failing_model(folder: Path, seed: int = 0) -> Path:
+    """``write_model``'s folder whose pipeline fails to predict for long-tenure customers (a canary that
+    errors in production but passes a smoke test on other customers). Such a step has no ONNX converter,
+    so registration records it as served by scikit-learn."""
+    import joblib
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    write_model(folder, seed=seed)
+    fitted = joblib.load(folder / "model.joblib")
+    step = FunctionTransformer(refuse_long_tenure, check_inverse=False)
+    joblib.dump(Pipeline([("refuse", step), *fitted.steps]), folder / "model.joblib")
+    for compiled in ("model.onnx", "compiled.json"):
+        (folder / compiled).unlink(missing_ok=True)
+    return folder
+
+
 def write_feature_repo(
     repo: Path,
     customers: int = 100,
