@@ -3,6 +3,7 @@
 import dagster as dg
 
 from lakehouse_ml.assets.serving import churn_predictor_deployment
+from lakehouse_ml.orchestration.pools import PREDICTIONS_POOL
 from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
 from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
 from lakehouse_ml.predictions.table import IDENTIFIER
@@ -31,12 +32,13 @@ def batch_scores(context: dg.AssetExecutionContext, model_server: ModelServing, 
             "predicted_churn_rate": summary.predicted_churners / summary.scored if summary.scored else 0.0,
             "mean_churn_probability": summary.mean_probability,
             "requests": summary.requests,
+            "retried_requests": summary.retried,
             "served_by": dg.MetadataValue.json(dict(summary.versions)),
         }
     )
 
 
-@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[batch_scores])
+@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[batch_scores], pool=PREDICTIONS_POOL)
 def churn_predictions(context: dg.AssetExecutionContext, model_server: ModelServing, iceberg: IcebergCatalog):
     """Iceberg table ``ml.churn_predictions``: every prediction the model server answered.
 
@@ -71,7 +73,7 @@ class PredictionsMaintenanceConfig(dg.Config):
     """Snapshots older than this are expired (time travel reaches back this far); the current one never is."""
 
 
-@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[churn_predictions])
+@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[churn_predictions], pool=PREDICTIONS_POOL)
 def churn_predictions_maintenance(
     context: dg.AssetExecutionContext, config: PredictionsMaintenanceConfig, iceberg: IcebergCatalog
 ):

@@ -76,6 +76,30 @@ class Settings(BaseSettings):
         description="prod Iceberg catalog: REST (Polaris) or SQL (LAKEHOUSE_ICEBERG_SQL_URI)",
     )
 
+    canary_min_passes: int = Field(3, ge=1, description="canary: consecutive passing evaluations to promote")
+    canary_min_predictions: int = Field(200, ge=1, description="canary: predictions per version to compare")
+    canary_max_error_rate: float = Field(0.01, ge=0, le=1, description="canary: failed share of requests")
+    canary_max_latency_ratio: float = Field(2.0, gt=0, description="canary: mean latency / stable's")
+    canary_latency_floor_ms: float = Field(5.0, ge=0, description="canary: mean latency always accepted")
+    canary_max_score_psi: float = Field(0.2, gt=0, description="canary: PSI of scores against stable's")
+    canary_min_labelled: int = Field(100, ge=1, description="canary: labelled predictions to compare AUC")
+    canary_max_auc_drop: float = Field(0.05, ge=0, le=1, description="canary: ROC AUC below stable's")
+
+    alerts: Literal["log", "webhook"] = Field(
+        "log", description="alert channel; webhook: LAKEHOUSE_ALERT_WEBHOOK_URL"
+    )
+    dagster_ui_url: str = Field("http://127.0.0.1:3000", description="Dagster UI that alert links point to")
+    freshness_refresh_hours: float = Field(
+        26, gt=0, description="gold, online features, predictions: max age"
+    )
+    freshness_monitoring_hours: float = Field(8 * 24, gt=0, description="monitoring results: max age")
+    retrain_cooldown_days: int = Field(
+        7, ge=0, description="drift retraining at most once per these data days"
+    )
+    retrain_growth_factor: float = Field(
+        1.5, ge=1, description="breach severity that retrains in the cool-down"
+    )
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:

@@ -14,6 +14,11 @@ from lakehouse_ml.serving.names import MODEL_NAME
 
 VERSION_LABELS = ("model_name", "model_version", "role")
 
+REQUESTS = Counter(
+    "churn_predictor_requests",
+    "Predict requests, by model version, role and outcome (ok, or error: the model failed)",
+    [*VERSION_LABELS, "outcome"],
+)
 PREDICTIONS = Counter(
     "churn_predictor_predictions",
     "Instances answered, by model version, role and outcome (scored, unknown_customer)",
@@ -52,8 +57,14 @@ def record_served(served: list[tuple[str, str, str]], canary_percent: int) -> No
 
 def record_request(version: str, role: str, scored: int, unknown: int, seconds: float) -> None:
     labels = (MODEL_NAME, version, role)
+    REQUESTS.labels(*labels, "ok").inc()
     SCORE_SECONDS.labels(*labels).observe(seconds)
     if scored:
         PREDICTIONS.labels(*labels, "scored").inc(scored)
     if unknown:
         PREDICTIONS.labels(*labels, "unknown_customer").inc(unknown)
+
+
+def record_failure(version: str, role: str) -> None:
+    """A request the model failed to score (answered 503)."""
+    REQUESTS.labels(MODEL_NAME, version, role, "error").inc()

@@ -20,8 +20,9 @@ Protocols:
 
 One request is served by one version: the stable one, or the canary for ``canary_traffic_percent``
 of requests. The header ``x-model-version`` (gRPC: the same metadata key) pins a loaded version; such
-requests are smoke tests and are not logged. ``/metrics`` counts and times requests per version and
-role (``lakehouse_ml.serving.metrics``).
+requests are smoke tests and are neither logged nor counted. ``/metrics`` counts requests by outcome
+(``ok``, or ``error``: the model failed) and times them per version and role
+(``lakehouse_ml.serving.metrics``); the canary analysis compares the two versions on them.
 """
 
 from __future__ import annotations
@@ -140,6 +141,19 @@ class ChurnPredictor(kserve.Model):
         started = time.perf_counter()
         routing = self.routing
         model = routing.choose(pinned)
+        try:
+            results, scored = self._score_with(model, customer_ids, inline, pinned)
+        except ModelFailed:
+            if pinned is None:
+                metrics.record_failure(model.version, routing.role(model))
+            raise
+        if pinned is None:
+            seconds = time.perf_counter() - started
+            unknown = len(customer_ids) - scored
+            metrics.record_request(model.version, routing.role(model), scored, unknown, seconds)
+        return model, results
+
+    def _score_with(self, model: ServableModel, customer_ids, inline, pinned: str | None):
         names = model.feature_names
         rows, days = self._rows(customer_ids, inline, names)
         known = [index for index, row in enumerate(rows) if row is not None]
@@ -185,10 +199,7 @@ class ChurnPredictor(kserve.Model):
             )
         if log and self.spool is not None and pinned is None:  # pinned requests are smoke tests
             self.spool.write(bytes(log))
-        unknown = len(customer_ids) - len(known)
-        elapsed = time.perf_counter() - started
-        metrics.record_request(model.version, routing.role(model), len(known), unknown, elapsed)
-        return model, results
+        return results, len(known)
 
     def _rows(self, customer_ids: list[str], inline: list[dict | None] | None, names: Sequence[str]):
         """Feature rows, and per row the snapshot day of looked-up features (None for inline features:

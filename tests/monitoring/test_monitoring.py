@@ -17,6 +17,7 @@ from lakehouse_ml.monitoring.policy import (
     concept_drift_verdict,
     data_drift_verdict,
     performance_verdict,
+    prediction_drift_verdict,
 )
 from lakehouse_ml.monitoring.results import check_record, new_breaches, verdict_record
 from lakehouse_ml.predictions.table import prediction_uuid
@@ -257,6 +258,11 @@ def test_concept_and_performance_verdicts_respect_thresholds():
     assert not concept_drift_verdict(0.80, 0.79, 500, policy, [0.5, -2.9, 1.0]).breach
     assert performance_verdict(0.7, 500, policy).breach
     assert not performance_verdict(0.85, 500, policy).breach
+    # severity: how far past the threshold (the retraining cool-down retrains early only when it grows)
+    assert performance_verdict(0.7, 500, policy).severity == pytest.approx(1.5)
+    assert performance_verdict(0.85, 500, policy).severity == 0.0
+    assert concept_drift_verdict(0.80, 0.70, 500, policy).severity == pytest.approx(2.0)
+    assert prediction_drift_verdict(0.5, TriggerPolicy()).severity == pytest.approx(2.5)
     with pytest.raises(ValueError, match="accuracy_floor"):
         TriggerPolicy(accuracy_floor=1.5)
 

@@ -49,6 +49,7 @@ def feature_drift_report(
     model = common.production_model(model_registry)
     as_of = warehouse.pipeline_clock()
     results, reasons, metadata, report_uris = {}, [], {}, {}
+    severity = 0.0
     for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):
         report = common.report_path(f"feature_drift/{name}", as_of, model.version)
         result = drift_report(
@@ -77,6 +78,7 @@ def feature_drift_report(
         }
         if triggers:
             reasons += [f"{name}: {reason}" for reason in verdict.reasons]
+            severity = max(severity, verdict.severity)
         metadata.update(
             {
                 f"{name}/report": dg.MetadataValue.path(report_uris[name]),
@@ -88,7 +90,7 @@ def feature_drift_report(
                 **{f"{name}/noise_floor/{col}": float(floor) for col, floor in result.noise_floors.items()},
             }
         )
-    verdict = Verdict("data_drift", bool(reasons), reasons)
+    verdict = Verdict("data_drift", bool(reasons), reasons, severity)
     triggering = [r for r in results.values() if r["triggers"]]
     main_name = "recent_active" if "recent_active" in results else "since_training"
     main = results[main_name]
