@@ -6,6 +6,8 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+
 from lakehouse_ml.serving.spool import server_prediction_id
 
 NAMESPACE = "ml"
@@ -147,3 +149,34 @@ def id_storage(column):
 def id_bytes(column) -> list[bytes]:
     """A ``prediction_id`` Arrow column as 16-byte values, for matching in Python."""
     return id_storage(column).to_pylist()
+
+
+def scored_arrow(columns: dict, schema):
+    """Batch-scored predictions (``lakehouse_ml.predictions.batch.score_customers``: ids as 16-byte big-endian
+    values in one buffer, numpy columns, one timestamp for all) as an Arrow table of ``schema``, built
+    column-wise (``predictions_arrow`` converts value by value); columns not given are null."""
+    import pyarrow as pa
+
+    count = len(columns["customer_id"])
+    ids = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), count, [None, pa.py_buffer(columns["prediction_id"])]
+    )
+    stamp = columns["prediction_timestamp"].astimezone(UTC).replace(tzinfo=None)
+    given = {
+        "prediction_id": ids,
+        "customer_id": pa.array(columns["customer_id"], type=pa.large_string()),
+        "prediction": pa.array(columns["prediction"], type=pa.bool_()),
+        "confidence": pa.array(columns["confidence"], type=pa.float64()),
+        "model_version": pa.array(columns["model_version"], type=pa.large_string()),
+        "prediction_timestamp": pa.array(np.full(count, np.datetime64(stamp, "us"))),
+    }
+    arrays = []
+    for target in schema:
+        array = given.get(target.name)
+        if array is None:
+            arrays.append(pa.nulls(count, type=target.type))
+        elif isinstance(target.type, pa.ExtensionType):
+            arrays.append(pa.ExtensionArray.from_storage(target.type, array.cast(target.type.storage_type)))
+        else:
+            arrays.append(array.cast(target.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
