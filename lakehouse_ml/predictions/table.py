@@ -122,6 +122,30 @@ def days_filter(days):
     return reduce(Or, terms) if terms else AlwaysFalse()
 
 
+def times_filter(timestamps):
+    """A row filter selecting predictions made at the instants of ``timestamps`` (aware datetimes): per day,
+    the span from that day's earliest to its latest instant. A stored copy of a prediction has the same
+    timestamp, so an id lookup needs only these rows; Iceberg's per-file bounds on ``prediction_timestamp``
+    then skip the files of a day written at other times (a day's batch scores, for a spool load)."""
+    from functools import reduce
+
+    from pyiceberg.expressions import AlwaysFalse, And, GreaterThanOrEqual, LessThanOrEqual, Or
+
+    spans: dict[date, tuple[datetime, datetime]] = {}
+    for stamp in timestamps:
+        day = stamp.astimezone(UTC).date()
+        first, last = spans.get(day, (stamp, stamp))
+        spans[day] = (min(first, stamp), max(last, stamp))
+    terms = [
+        And(
+            GreaterThanOrEqual("prediction_timestamp", first.astimezone(UTC).isoformat()),
+            LessThanOrEqual("prediction_timestamp", last.astimezone(UTC).isoformat()),
+        )
+        for first, last in (spans[day] for day in sorted(spans))
+    ]
+    return reduce(Or, terms) if terms else AlwaysFalse()
+
+
 def day_ranges(days) -> list[tuple[date, date]]:
     """Days as sorted [first, last] runs of consecutive days."""
     runs: list[tuple[date, date]] = []
