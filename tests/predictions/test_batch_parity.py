@@ -29,7 +29,10 @@ def test_in_process_scores_equal_the_servers_on_the_same_rows(tmp_path):
     server = LocalServer(tmp_path / "serving", free_port(), str(repo))
     server.apply(
         Deployment().with_changes(
-            stable="v1", canary="v2", canary_traffic_percent=30, models={v: str(p) for v, p in folders.items()}
+            stable="v1",
+            canary="v2",
+            canary_traffic_percent=30,
+            models={v: str(p) for v, p in folders.items()},
         )
     )
     server.start()
