@@ -56,7 +56,7 @@ def _stage_windows(dagster_home: Path) -> tuple[dict[str, tuple[float, float]], 
 
 
 def _label(command: str) -> str:
-    for name in ("dbt", "kfp", "kserve", "lakehouse-ml", "feast"):
+    for name in ("dbt", "kfp", "kserve", "lakehouse-ml", "loop_job", "feast"):
         if name in command:
             return name
     return command.split(" ")[0].rsplit("/", 1)[-1]
