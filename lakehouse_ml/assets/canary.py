@@ -1,8 +1,10 @@
 """Automated canary analysis: every refresh judges a deployed canary and promotes or rolls it back."""
 
+import dataclasses
+
 import dagster as dg
 
-from lakehouse_ml.assets.predictions import churn_predictions
+from lakehouse_ml.assets.predictions import batch_scores, churn_predictions
 from lakehouse_ml.assets.serving import GROUP, promote_serving_canary, roll_back_serving_canary
 from lakehouse_ml.orchestration.pools import DEPLOYMENT_POOL
 from lakehouse_ml.platform.settings import Settings
@@ -12,6 +14,7 @@ from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.serving.canary_analysis import (
     CanaryPolicy,
     CanaryState,
+    ServedCounts,
     decide,
     evaluate,
     parse_server_metrics,
@@ -29,6 +32,16 @@ def _previous_state(context: dg.AssetExecutionContext) -> CanaryState:
     if event is None or event.asset_materialization is None:
         return CanaryState()
     return state_from_metadata(dict(event.asset_materialization.metadata))
+
+
+def _failed_batch(context: dg.AssetExecutionContext, canary: str) -> bool:
+    """Whether the refresh's batch scoring found ``canary`` failing (its rows went to the stable version)."""
+    event = context.instance.get_latest_materialization_event(batch_scores.key)
+    if event is None or event.asset_materialization is None:
+        return False
+    metadata = event.asset_materialization.metadata
+    version, errors = metadata.get("canary_version"), metadata.get("canary_errors")
+    return getattr(version, "value", None) == canary and bool(getattr(errors, "value", 0))
 
 
 @dg.asset(group_name=GROUP, kinds={"kserve", "python"}, deps=[churn_predictions], pool=DEPLOYMENT_POOL)
@@ -53,11 +66,18 @@ def canary_analysis(
         return dg.MaterializeResult(metadata={"decision": NO_CANARY, "stable_version": stable or ""})
     policy = CanaryPolicy.from_settings(Settings.from_env())
     metrics = model_server.metrics_text()
+    counts = None if metrics is None else parse_server_metrics(metrics)
+    if _failed_batch(context, canary):  # the batch counts as one failed request of the canary
+        counts = counts or {}
+        served_counts = counts.get(canary, ServedCounts())
+        counts[canary] = dataclasses.replace(
+            served_counts, requests=served_counts.requests + 1, errors=served_counts.errors + 1
+        )
     evaluation = evaluate(
         read_traffic(iceberg.predictions_table(), stable, canary),
         stable,
         canary,
-        None if metrics is None else parse_server_metrics(metrics),
+        counts,
         policy,
     )
     decision = decide(evaluation, canary, _previous_state(context), policy)

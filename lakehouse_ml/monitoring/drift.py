@@ -8,9 +8,11 @@ of ``sample_size`` rows per side gives the same verdicts as the full data (see b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lakehouse_ml.monitoring.workspace import SnapshotTarget, add_snapshot
@@ -49,10 +51,17 @@ class DriftResult:
 
 
 def sample(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
-    """At most ``size`` rows, drawn uniformly without replacement with a fixed seed."""
+    """At most ``size`` rows, drawn uniformly without replacement with a fixed seed: the rows whose seeded
+    hash of their values is smallest, in hash order. Keyed on the data, not on positions, so the same rows
+    are drawn whatever order the query returned them in (DuckDB keeps no insertion order)."""
+    if size < 1:
+        raise ValueError(f"sample size must be a positive integer, got {size!r}")
     if len(frame) <= size:
         return frame
-    return frame.sample(n=size, random_state=seed)
+    hash_key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()
+    ranks = pd.util.hash_pandas_object(frame, index=False, hash_key=hash_key).to_numpy()
+    chosen = np.argpartition(ranks, size - 1)[:size]
+    return frame.iloc[chosen[np.argsort(ranks[chosen], kind="stable")]]
 
 
 def _prepare(frame: pd.DataFrame, numerical: list[str], categorical: list[str], who: str) -> pd.DataFrame:

@@ -8,7 +8,6 @@ import pytest
 
 from lakehouse_ml.assets.canary import canary_analysis
 from lakehouse_ml.assets.predictions import churn_predictions
-from lakehouse_ml.predictions.batch import score_customers
 from lakehouse_ml.registry import ModelRegistry
 from lakehouse_ml.registry.model_registry import Remote
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
@@ -60,9 +59,24 @@ def _deploy(registry: ModelRegistry, serving: LocalModelServing, folder) -> str:
     return version
 
 
+def _traffic(predict_url: str, customer_ids: list[str], batch_size: int = 10, retries: int = 2) -> None:
+    """Clients' requests to the server, a few customers each (the split assigns whole requests); a 503 is
+    sent again, and the traffic split then routes it to the stable version or the canary anew."""
+    import httpx
+
+    with httpx.Client(timeout=60) as client:
+        for start in range(0, len(customer_ids), batch_size):
+            body = {"instances": [{"customer_id": c} for c in customer_ids[start : start + batch_size]]}
+            for _ in range(retries + 1):
+                response = client.post(predict_url, json=body)
+                if response.status_code != 503:
+                    break
+            assert response.status_code == 200, response.text[:500]
+
+
 def _refresh(resources, instance) -> dict:
-    """Traffic in small requests (the split assigns whole requests), its log load, then the analysis."""
-    score_customers(resources["model_server"].predict_url(), CUSTOMER_IDS, batch_size=10)
+    """Online traffic, its log load, then the analysis."""
+    _traffic(resources["model_server"].predict_url(), CUSTOMER_IDS)
     result = dg.materialize([churn_predictions, canary_analysis], resources=resources, instance=instance)
     event = result.asset_materializations_for_node("canary_analysis")[0]
     return {key: getattr(value, "value", value) for key, value in event.metadata.items()}
