@@ -10,7 +10,12 @@ import os
 import socket
 from pathlib import Path
 
+import dvc  # noqa: F401  (before any test: see below)
 import pytest
+
+# Importing dvc binds its log handlers to the sys.stdout and sys.stderr of that moment. Imported first
+# inside a test, they would write to that test's captured streams, which pytest closes after it, and every
+# later DVC log line in the process would fail ("failed to log"); here they get the session's streams.
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

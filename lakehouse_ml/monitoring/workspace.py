@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from lakehouse_ml.platform.storage import make_endpoint_the_fsspec_default
+from lakehouse_ml.platform.storage import endpoint_as_fsspec_default
 
 PROJECT_PREFIX = "churn-predictor"
 
@@ -43,9 +43,11 @@ def add_snapshot(target: SnapshotTarget, snapshot, drift_columns: Sequence[str] 
     """Add ``snapshot`` (an Evidently ``Snapshot``) to its project; the URL of it in the Evidently UI."""
     from evidently.ui.workspace import Workspace
 
-    if target.workspace.startswith("s3://"):
-        make_endpoint_the_fsspec_default()
-    workspace = Workspace(target.workspace)
+    with endpoint_as_fsspec_default():
+        return _add_snapshot(Workspace(target.workspace), target, snapshot, drift_columns)
+
+
+def _add_snapshot(workspace, target: SnapshotTarget, snapshot, drift_columns: Sequence[str]) -> str:
     projects = workspace.search_project(target.project_name)
     if projects:
         project = projects[0]
@@ -63,16 +65,15 @@ def list_snapshots(workspace_location: str, kind: str) -> list[dict]:
     """The snapshots of one report kind, oldest first: ``id``, ``name``, ``timestamp``, ``tags``."""
     from evidently.ui.workspace import Workspace
 
-    if workspace_location.startswith("s3://"):
-        make_endpoint_the_fsspec_default()
-    workspace = Workspace(workspace_location)
     rows = []
-    for project in workspace.search_project(f"{PROJECT_PREFIX} {kind}"):
-        for snapshot_id in workspace.list_runs(project.id):
-            model = workspace.get_run(project.id, snapshot_id)
-            rows.append(
-                {"id": str(snapshot_id), "name": model.name, "timestamp": model.timestamp, "tags": model.tags}
-            )
+    with endpoint_as_fsspec_default():
+        workspace = Workspace(workspace_location)
+        for project in workspace.search_project(f"{PROJECT_PREFIX} {kind}"):
+            for snapshot_id in workspace.list_runs(project.id):
+                run = workspace.get_run(project.id, snapshot_id)
+                rows.append(
+                    {"id": str(snapshot_id), "name": run.name, "timestamp": run.timestamp, "tags": run.tags}
+                )
     return sorted(rows, key=lambda row: row["timestamp"])
 
 

@@ -31,14 +31,27 @@ def s3_filesystem(endpoint: str | None = None) -> s3fs.S3FileSystem:
     return s3fs.S3FileSystem(endpoint_url=endpoint) if endpoint else s3fs.S3FileSystem()
 
 
-def make_endpoint_the_fsspec_default() -> None:
-    """Make the configured endpoint fsspec's default for ``s3://``, for a library that opens URLs with
-    fsspec's defaults only (Evidently's workspace); a no-op for AWS."""
+@contextlib.contextmanager
+def endpoint_as_fsspec_default() -> Iterator[None]:
+    """Within the block, the configured endpoint is fsspec's default for ``s3://``, for a library that opens
+    URLs with fsspec's defaults only (Evidently's workspace); a no-op for AWS. Restored afterwards: a
+    process-wide default would clash with the explicit endpoint ``filesystem`` passes, and outlive the
+    endpoint it was set for."""
     endpoint = s3_endpoint()
-    if endpoint:
-        import fsspec.config
+    if not endpoint:
+        yield
+        return
+    import fsspec.config
 
-        fsspec.config.conf.setdefault("s3", {})["endpoint_url"] = endpoint
+    saved = dict(fsspec.config.conf.get("s3", {}))
+    fsspec.config.conf.setdefault("s3", {})["endpoint_url"] = endpoint
+    try:
+        yield
+    finally:
+        if saved:
+            fsspec.config.conf["s3"] = saved
+        else:
+            fsspec.config.conf.pop("s3", None)
 
 
 def storage_options_for(uri: str, endpoint: str | None = None) -> dict | None:

@@ -22,7 +22,7 @@ PREDICTION_FIELDS = (
     "model_version",
     "prediction_timestamp",
 )
-COLUMNS = (*PREDICTION_FIELDS, "actual", "actual_timestamp")
+COLUMNS = (*PREDICTION_FIELDS, "actual", "actual_timestamp")  # the seed's, in its order
 # the pipeline-clock day (the data's own calendar) of the features a prediction was made on; actuals fall
 # due on it. Added after the seed's columns, nullable: rows logged before it have none, and readers take
 # the day of prediction_timestamp instead (monitoring/sql.py SCORING_DAY).

@@ -100,4 +100,9 @@ def test_prod_instance_has_the_local_pools_run_queue_limits_and_freshness(tmp_pa
         for key in graph.get_all_asset_keys()
         if graph.get(key).pools == {PREDICTIONS_POOL}
     }
-    assert writers == {"churn_predictions", "prediction_actuals", "churn_predictions_maintenance"}
+    assert writers == {
+        "batch_scores",
+        "churn_predictions",
+        "prediction_actuals",
+        "churn_predictions_maintenance",
+    }

@@ -10,7 +10,7 @@ import pytest
 
 from lakehouse_ml.predictions.batch import canary_mask, score_batches, score_customers
 from lakehouse_ml.predictions.catalog import ensure_predictions_table, local_catalog
-from lakehouse_ml.predictions.table import COLUMNS, id_bytes, scored_arrow
+from lakehouse_ml.predictions.table import COLUMNS, SCORING_DAY, id_bytes, scored_arrow
 from lakehouse_ml.serving.deployment import Deployment
 from lakehouse_ml.serving.process import LocalServer
 from lakehouse_ml.serving.servable import load_servable
@@ -70,7 +70,7 @@ def test_batch_predictions_land_in_the_log_with_its_columns(tmp_path):
     table = ensure_predictions_table(local_catalog(tmp_path / "iceberg"))
     table.append(scored_arrow(columns, table.schema().as_arrow()))
     stored = table.refresh().scan().to_arrow()
-    assert stored.column_names == list(COLUMNS)
+    assert stored.column_names == [*COLUMNS, SCORING_DAY]
     assert len(set(id_bytes(stored.column("prediction_id")))) == CUSTOMERS
     by_customer = stored.to_pandas().set_index("customer_id").loc[frame["customer_id"]]
     mask = canary_mask(CUSTOMERS, 10)
@@ -79,6 +79,7 @@ def test_batch_predictions_land_in_the_log_with_its_columns(tmp_path):
     assert by_customer["prediction"].tolist() == (expected >= 0.5).tolist()
     assert by_customer["model_version"].tolist() == np.where(mask, "v2", "v1").tolist()
     assert set(by_customer["prediction_timestamp"]) == {scored_at}
+    assert set(by_customer["scoring_day"]) == {scored_at.date()}
     assert by_customer["actual"].isna().all()
 
 
