@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
     from lakehouse_ml.platform.settings import Settings, project_root
     from lakehouse_ml.registry import RegistryError
     from lakehouse_ml.registry.model_registry import version_number
@@ -33,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     opener = local_model_registry if settings.profile == "local" else prod_model_registry
-    registry = opener(settings).open()
-    try:
-        number = version_number(args.version)
-        scratch = args.scratch or settings.home / "reproduce" / f"v{number}"
-        result = reproduce(registry, f"v{number}", scratch, project_root(), args.code == "installed")
-    except RegistryError as err:
-        print(f"error: {err}")
-        return 2
+    with dg.build_resources({"model_registry": opener(settings)}) as resources:  # resolves dg.EnvVar
+        registry = resources.model_registry.open()
+        try:
+            number = version_number(args.version)
+            scratch = args.scratch or settings.home / "reproduce" / f"v{number}"
+            result = reproduce(registry, f"v{number}", scratch, project_root(), args.code == "installed")
+        except RegistryError as err:
+            print(f"error: {err}")
+            return 2
     print(result.describe())
     return result.exit_code
