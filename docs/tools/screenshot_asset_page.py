@@ -13,12 +13,14 @@ It dismisses the first-visit dialog (GraphQL ``setNuxSeen``), opens the asset pa
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 CHROMIUM_FLAGS = [
@@ -78,8 +80,9 @@ def _devtools_port(profile: Path, deadline: float) -> int:
     raise TimeoutError("chromium did not open its DevTools port")
 
 
-def screenshot(ui: str, asset: str, out: Path, wait_seconds: float = 20.0) -> None:
-    _post_json(f"{ui}/graphql", {"query": "mutation { setNuxSeen }"})
+@contextlib.contextmanager
+def browser_page(width: int, height: int) -> Iterator[DevTools]:
+    """A headless Chromium page of ``width`` x ``height``, driven over the DevTools protocol."""
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
@@ -93,22 +96,28 @@ def screenshot(ui: str, asset: str, out: Path, wait_seconds: float = 20.0) -> No
             tools = DevTools(page["webSocketDebuggerUrl"])
             tools.call(
                 "Emulation.setDeviceMetricsOverride",
-                width=1440,
-                height=1000,
+                width=width,
+                height=height,
                 deviceScaleFactor=1,
                 mobile=False,
             )
             tools.call("Page.enable")
-            tools.call("Page.navigate", url=f"{ui}/assets/{asset}")
-            time.sleep(wait_seconds)
-            clicked = tools.call("Runtime.evaluate", expression=CLICK_MARKDOWN, returnByValue=True)
-            if clicked.get("result", {}).get("value"):
-                time.sleep(3)
-            shot = tools.call("Page.captureScreenshot", format="png")
-            out.write_bytes(base64.b64decode(shot["data"]))
+            yield tools
         finally:
             browser.terminate()
             browser.wait(timeout=30)
+
+
+def screenshot(ui: str, asset: str, out: Path, wait_seconds: float = 20.0) -> None:
+    _post_json(f"{ui}/graphql", {"query": "mutation { setNuxSeen }"})
+    with browser_page(1440, 1000) as tools:
+        tools.call("Page.navigate", url=f"{ui}/assets/{asset}")
+        time.sleep(wait_seconds)
+        clicked = tools.call("Runtime.evaluate", expression=CLICK_MARKDOWN, returnByValue=True)
+        if clicked.get("result", {}).get("value"):
+            time.sleep(3)
+        shot = tools.call("Page.captureScreenshot", format="png")
+        out.write_bytes(base64.b64decode(shot["data"]))
 
 
 if __name__ == "__main__":

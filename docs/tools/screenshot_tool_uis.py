@@ -21,13 +21,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-from screenshot_asset_page import CHROMIUM_FLAGS, DevTools, _devtools_port
+from screenshot_asset_page import browser_page
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -126,34 +125,13 @@ def _small_png(data: bytes) -> bytes:
 
 
 def screenshot(urls: dict[Path, str], wait_seconds: float) -> None:
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
-        browser = subprocess.Popen(
-            ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            port = _devtools_port(Path(profile), time.monotonic() + 60)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
-                page = next(t for t in json.load(response) if t["type"] == "page")
-            tools = DevTools(page["webSocketDebuggerUrl"])
-            tools.call(
-                "Emulation.setDeviceMetricsOverride",
-                width=1280,
-                height=860,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            tools.call("Page.enable")
-            for out, url in urls.items():
-                tools.call("Page.navigate", url=url)
-                time.sleep(wait_seconds)
-                shot = tools.call("Page.captureScreenshot", format="png")
-                out.write_bytes(_small_png(base64.b64decode(shot["data"])))
-                print(f"{out} ({out.stat().st_size // 1024} kB) <- {url}")
-        finally:
-            browser.terminate()
-            browser.wait(timeout=30)
+    with browser_page(1280, 860) as tools:
+        for out, url in urls.items():
+            tools.call("Page.navigate", url=url)
+            time.sleep(wait_seconds)
+            shot = tools.call("Page.captureScreenshot", format="png")
+            out.write_bytes(_small_png(base64.b64decode(shot["data"])))
+            print(f"{out} ({out.stat().st_size // 1024} kB) <- {url}")
 
 
 def main() -> None:
