@@ -133,9 +133,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     minutes: dict[str, float] = {}
     for item in items:
         marker = item.get_closest_marker("longest")
-        if marker is not None:
+        if marker is not None and not _skipped(item):
             minutes[item.module.__name__] = marker.kwargs["minutes"]
     modules = list(dict.fromkeys(item.module.__name__ for item in items))
     workers = getattr(config, "workerinput", {}).get("workercount", 1)
     rank = {module: index for index, module in enumerate(module_order(minutes, modules, workers))}
     items.sort(key=lambda item: rank[item.module.__name__])
+
+
+def _skipped(item: pytest.Item) -> bool:
+    """Whether a ``skipif`` with a plain boolean condition skips ``item`` (an opt-in test not asked for)."""
+    return any(
+        marker.args and isinstance(marker.args[0], bool) and marker.args[0]
+        for marker in item.iter_markers("skipif")
+    )
