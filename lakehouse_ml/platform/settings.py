@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         gt=0,
         description="days after a prediction's scoring day until its actual falls due (shorter in drills)",
     )
+    landing_sensor_interval_seconds: int = Field(
+        30, gt=0, description="least seconds between two ticks of raw_landing_sensor (shorter in drills)"
+    )
+    drift_sensor_interval_seconds: int = Field(
+        300, gt=0, description="least seconds between two ticks of drift_retrain_sensor (shorter in drills)"
+    )
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
     image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")

@@ -16,6 +16,7 @@ import dagster as dg
 from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
 from lakehouse_ml.monitoring.results import check_record, new_breaches, newest_data_weeks
 from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME
+from lakehouse_ml.platform.settings import Settings
 
 DATA_WEEKS = "data_weeks"  # cursor entry: signal -> newest data week seen
 IN_FLIGHT = [
@@ -47,7 +48,7 @@ def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
 @dg.sensor(
     name="drift_retrain_sensor",
     job_name=RETRAIN_JOB_NAME,
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=Settings.from_env().drift_sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="One retrain_churn_model run per new drift or performance breach (docs/trigger-policy.md).",
 )
