@@ -11,7 +11,12 @@ from lakehouse_ml.resources.model_server import ModelServing
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
 
-@dg.asset(group_name="serving", kinds={"kserve", "python"}, deps=[churn_predictor_deployment])
+# online_features: the server scores on the online store, so the landing's features must be in it first
+@dg.asset(
+    group_name="serving",
+    kinds={"kserve", "python"},
+    deps=[churn_predictor_deployment, dg.AssetKey("online_features")],
+)
 def batch_scores(context: dg.AssetExecutionContext, model_server: ModelServing, warehouse: Warehouse):
     """Churn scores for every active customer (an order in the last 90 days) as of the pipeline clock.
 
