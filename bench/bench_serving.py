@@ -169,7 +169,7 @@ def _server(root: Path, name: str, model: Path, repo: Path, port: int) -> subpro
     serving = root / name
     write_deployment(serving, Deployment().with_changes(stable="v1", models={"v1": str(model)}))
     command = [sys.executable, "-m", "lakehouse_ml.serving.server", "--serving_dir", str(serving)]
-    command += ["--feature_repo", str(repo), "--http_port", str(port)]
+    command += ["--feature_repo", str(repo), "--http_port", str(port), "--enable_grpc", "false"]
     return _start(command, port, root / f"{name}.log")
 
 

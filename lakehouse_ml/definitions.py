@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lakehouse_ml.assets import features, gold, predictions, raw, registry, serving, training
+from lakehouse_ml.assets import (
+    canary,
+    features,
+    freshness,
+    gold,
+    predictions,
+    raw,
+    registry,
+    serving,
+    training,
+)
 from lakehouse_ml.assets.monitoring import (
     actuals,
     concept_drift,
@@ -27,11 +37,13 @@ ASSET_MODULES: list = [
     registry,
     serving,
     predictions,
+    canary,
     actuals,
     performance,
     feature_drift,
     prediction_drift,
     concept_drift,
+    freshness,
 ]
 
 

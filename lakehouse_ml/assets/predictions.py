@@ -1,49 +1,97 @@
-"""Prediction log: batch scoring through the deployed endpoint, and the spool loaded into Iceberg."""
+"""Prediction log: batch scoring in process on the served versions' artifacts, and the server's spool loaded
+into Iceberg."""
 
 import dagster as dg
 
 from lakehouse_ml.assets.serving import churn_predictor_deployment
+from lakehouse_ml.orchestration.pools import PREDICTIONS_POOL
 from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
 from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
 from lakehouse_ml.predictions.table import IDENTIFIER
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.model_server import ModelServing
+from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
 
-# online_features: the server scores on the online store, so the landing's features must be in it first
+# fct_customer_features: the scores read the newest gold snapshot, so in daily_refresh (no deployment in
+# the job to order it by) the landing must reach gold first
 @dg.asset(
     group_name="serving",
-    kinds={"kserve", "python"},
-    deps=[churn_predictor_deployment, dg.AssetKey("online_features")],
+    kinds={"onnx", "python", "iceberg"},
+    deps=[churn_predictor_deployment, dg.AssetKey("fct_customer_features")],
+    pool=PREDICTIONS_POOL,  # it appends to ml.churn_predictions, as the other writers do
 )
-def batch_scores(context: dg.AssetExecutionContext, model_server: ModelServing, warehouse: Warehouse):
-    """Churn scores for every active customer (an order in the last 90 days) as of the pipeline clock.
+def batch_scores(
+    context: dg.AssetExecutionContext,
+    model_server: ModelServing,
+    model_registry: ModelRegistryResource,
+    warehouse: Warehouse,
+    iceberg: IcebergCatalog,
+):
+    """Churn scores for every active customer (an order in the last 90 days) as of the pipeline clock,
+    appended to ``ml.churn_predictions``.
 
-    Scored through the deployed endpoint over HTTP in batches, exactly like outside traffic, so the
-    predictions table fills (and monitoring has data) without any.
+    Scored in process, in batches, by the registered artifacts of the versions that serve (the compiled
+    ONNX model the server runs, with the server's stable/canary split) on the newest gold features: the
+    same scores the endpoint would answer, without an HTTP round trip per batch of customers.
     """
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from lakehouse_ml.predictions.table import scored_arrow
+    from lakehouse_ml.serving.servable import load_servable
+
+    served = model_server.current()
+    if not served.get("stable"):
+        raise dg.Failure("no model version serves yet: deploy one (churn_predictor_deployment) first")
+    registry = model_registry.open()
+    models = {
+        role: load_servable(served[role], Path(registry.checkout(served[role])))
+        for role in ("stable", "canary")
+        if served.get(role)
+    }
     as_of = warehouse.pipeline_clock()
-    customers = warehouse.query(active_customers_sql(GOLD_SCHEMA))["customer_id"].astype(str).tolist()
-    summary = score_customers(model_server.predict_url(), customers)
-    context.log.info(f"scored {summary.scored} of {summary.customers} active customers as of {as_of}")
+    frame = warehouse.query(active_customers_sql(GOLD_SCHEMA, models["stable"].feature_names))
+    columns, summary = score_customers(
+        frame,
+        models["stable"],
+        models.get("canary"),
+        int(served.get("canary_traffic_percent") or 0),
+        datetime.now(UTC),
+        as_of,
+    )
+    if summary.canary_errors:
+        context.log.warning(
+            f"canary {served['canary']} failed on {summary.canary_errors} rows, scored by the stable "
+            f"version instead: {summary.canary_error}"
+        )
+    table = iceberg.predictions_table()
+    rows = scored_arrow(columns, table.schema().as_arrow())
+    if rows.num_rows:
+        table.append(rows)
+    context.log.info(f"scored {summary.scored} active customers as of {as_of} in {summary.batches} batch(es)")
     return dg.MaterializeResult(
         metadata={
             "as_of": as_of.isoformat(),
             "active_customers": summary.customers,
             "scored": summary.scored,
-            "unknown_customers": summary.unknown,
+            "batches": summary.batches,
+            "rows_appended": rows.num_rows,
             "predicted_churn_rate": summary.predicted_churners / summary.scored if summary.scored else 0.0,
             "mean_churn_probability": summary.mean_probability,
-            "requests": summary.requests,
+            "runtimes": dg.MetadataValue.json({m.version: m.runtime for m in models.values()}),
+            "canary_version": served.get("canary") or "",
+            "canary_errors": summary.canary_errors,
             "served_by": dg.MetadataValue.json(dict(summary.versions)),
         }
     )
 
 
-@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[batch_scores])
+@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[batch_scores], pool=PREDICTIONS_POOL)
 def churn_predictions(context: dg.AssetExecutionContext, model_server: ModelServing, iceberg: IcebergCatalog):
-    """Iceberg table ``ml.churn_predictions``: every prediction the model server answered.
+    """Iceberg table ``ml.churn_predictions``: every prediction the model server answered, beside the
+    batch scores ``batch_scores`` appends.
 
     Loads the server's spool exactly once (insert-only upsert on ``prediction_id`` plus a byte-offset
     checkpoint), so re-runs and crashed servers neither duplicate nor lose predictions.
@@ -76,7 +124,7 @@ class PredictionsMaintenanceConfig(dg.Config):
     """Snapshots older than this are expired (time travel reaches back this far); the current one never is."""
 
 
-@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[churn_predictions])
+@dg.asset(group_name="serving", kinds={"iceberg"}, deps=[churn_predictions], pool=PREDICTIONS_POOL)
 def churn_predictions_maintenance(
     context: dg.AssetExecutionContext, config: PredictionsMaintenanceConfig, iceberg: IcebergCatalog
 ):

@@ -116,18 +116,41 @@ def churn_predictor_deployment(
     return dg.MaterializeResult(metadata=_deployment_metadata(version, outcome["role"], outcome))
 
 
+def promote_serving_canary(
+    model_registry: ModelRegistryResource,
+    model_server: ModelServing,
+    reason: str = "canary promoted to 100% of traffic",
+) -> dict:
+    """The canary takes 100% of traffic; the registry records it as the production version."""
+    outcome = model_server.promote()
+    model_registry.open().promote(
+        outcome.get("stable") or outcome["version"],
+        STABLE_STAGE,
+        reason=reason,
+        trigger=model_registry.trigger,
+    )
+    return outcome
+
+
+def roll_back_serving_canary(
+    model_registry: ModelRegistryResource,
+    model_server: ModelServing,
+    reason: str = "canary rolled back; the stable version serves all traffic",
+) -> dict:
+    """The canary is removed; the registry records it as ``rolled_back`` so it is never deployed again."""
+    outcome = model_server.rollback()
+    model_registry.open().promote(
+        outcome["removed"], ROLLED_BACK_STAGE, reason=reason, trigger=model_registry.trigger
+    )
+    return outcome
+
+
 @dg.op(pool=DEPLOYMENT_POOL)
 def promote_canary_op(
     context: dg.OpExecutionContext, model_registry: ModelRegistryResource, model_server: ModelServing
 ):
     """Move the canary to 100% of traffic and mark it as the production version in the registry."""
-    outcome = model_server.promote()
-    model_registry.open().promote(
-        outcome.get("stable") or outcome["version"],
-        STABLE_STAGE,
-        reason="canary promoted to 100% of traffic",
-        trigger=model_registry.trigger,
-    )
+    outcome = promote_serving_canary(model_registry, model_server)
     context.log.info(f"promoted: {outcome}")
     return outcome
 
@@ -138,13 +161,7 @@ def rollback_canary_op(
 ):
     """Remove the canary; the stable version takes all traffic again. The registry records the removed
     version as ``rolled_back`` so the deployment asset does not bring it back."""
-    outcome = model_server.rollback()
-    model_registry.open().promote(
-        outcome["removed"],
-        ROLLED_BACK_STAGE,
-        reason="canary rolled back; the stable version serves all traffic",
-        trigger=model_registry.trigger,
-    )
+    outcome = roll_back_serving_canary(model_registry, model_server)
     context.log.info(f"rolled back: {outcome}")
     return outcome
 

@@ -137,8 +137,12 @@ def run(args: argparse.Namespace) -> int:
             print(line)
     print(f"  reports in         {settings.reports_dir}")
     print(
+        f"  evidently ui       .venv/bin/evidently ui --workspace {settings.evidently_workspace}, "
+        f"then {settings.evidently_ui_url}"
+    )
+    print(
         f"  model server       http://127.0.0.1:{settings.serving_port}/v2/health/ready "
-        f"(lakehouse-ml serve status)"
+        f"(lakehouse-ml serve status), gRPC V2 on 127.0.0.1:{settings.serving_grpc_port}"
     )
     print(f"  full log           {log_path}")
     print("  open the UI        .venv/bin/dg dev  (or .venv/bin/dagster dev), then http://127.0.0.1:3000")

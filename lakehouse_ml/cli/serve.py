@@ -19,6 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, help="port on 127.0.0.1 (default: LAKEHOUSE_SERVING_PORT or 8080)"
     )
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="gRPC V2 port on 127.0.0.1 (default: LAKEHOUSE_SERVING_GRPC_PORT or 8081)",
+    )
     parser.add_argument("--feature-repo", help="Feast repo folder (default: the project's feature store)")
 
 
@@ -28,11 +33,18 @@ def run(args: argparse.Namespace) -> int:
     from lakehouse_ml.serving.process import LocalServer, ServingError
 
     settings = Settings.from_env()
-    server = LocalServer(settings.serving_dir, args.port or settings.serving_port, args.feature_repo)
+    server = LocalServer(
+        settings.serving_dir,
+        args.port or settings.serving_port,
+        args.feature_repo,
+        args.grpc_port or settings.serving_grpc_port,
+    )
     try:
         if args.action == "start":
             pid = server.start()
-            print(f"churn-predictor serving on {server.endpoint} (pid {pid})")
+            print(
+                f"churn-predictor serving on {server.endpoint}, gRPC V2 on {server.grpc_target} (pid {pid})"
+            )
         elif args.action == "stop":
             print("stopped" if server.stop() else "not running")
         elif args.action == "status":

@@ -3,7 +3,7 @@
 
 Plain module with Feast imported inside ``build``: the same definitions serve ``feast apply`` (through
 ``feast_repo/customer_features.py``) and the ``feast_definitions`` asset, each with its profile's
-gold location.
+gold location. Descriptions and owners come from the gold model's dbt docs (``gold_docs``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from lakehouse_ml.features.gold import GoldSource
+from lakehouse_ml.features.gold import GOLD_TABLE, GoldSource
+from lakehouse_ml.features.gold_docs import GoldModelDocs, gold_model_docs
+from lakehouse_ml.features.store import ENTITY_KEY
 
 if TYPE_CHECKING:
     from feast import Entity, FeatureService, FeatureView, FileSource
@@ -20,40 +22,51 @@ if TYPE_CHECKING:
 FEATURE_TTL = timedelta(days=21)
 
 
-def build(gold: GoldSource) -> tuple[Entity, FileSource, FeatureView, FeatureService]:
+def build(
+    gold: GoldSource, docs: GoldModelDocs | None = None
+) -> tuple[Entity, FileSource, FeatureView, FeatureService]:
     from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64, Int64, String
 
+    docs = docs or gold_model_docs(GOLD_TABLE)
     customer = Entity(
         name="customer",
-        join_keys=["customer_id"],
+        join_keys=[ENTITY_KEY],
         value_type=ValueType.STRING,
-        description="An e-commerce customer",
+        description=docs.column(ENTITY_KEY),
+        owner=docs.owner,
     )
     source = FileSource(
-        name="fct_customer_features",
+        name=GOLD_TABLE,
         path=gold.uri,
         timestamp_field="event_timestamp",
         s3_endpoint_override=gold.s3_endpoint,
-        description="dbt gold model: one row per customer per snapshot day",
+        description=f"dbt gold model {GOLD_TABLE}: {docs.description}",
+        owner=docs.owner,
     )
+    types = {
+        "customer_id": String,
+        "lifetime_value": Float64,
+        "order_count_30d": Int64,
+        "order_count_90d": Int64,
+        "avg_order_value": Float64,
+        "days_since_last_order": Int64,
+        "tenure_days": Int64,
+        "customer_segment": String,
+    }
     customer_features = FeatureView(
         name="customer_features",
         entities=[customer],
         ttl=FEATURE_TTL,
         schema=[
-            Field(name="customer_id", dtype=String),
-            Field(name="lifetime_value", dtype=Float64),
-            Field(name="order_count_30d", dtype=Int64),
-            Field(name="order_count_90d", dtype=Int64),
-            Field(name="avg_order_value", dtype=Float64),
-            Field(name="days_since_last_order", dtype=Int64),
-            Field(name="tenure_days", dtype=Int64),
-            Field(name="customer_segment", dtype=String),
+            Field(name=name, dtype=dtype, description=docs.column(name), tags={"owner": docs.owner})
+            for name, dtype in types.items()
         ],
         source=source,
         online=True,
-        tags={"owner": "lakehouse-ml", "gold_model": "fct_customer_features"},
+        description=docs.description,
+        owner=docs.owner,
+        tags={"owner": docs.owner, "gold_model": GOLD_TABLE},
     )
     churn_v1 = FeatureService(
         name="churn_v1",

@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from lakehouse_ml.monitoring import sql
+from lakehouse_ml.monitoring.drift import sample
 from lakehouse_ml.monitoring.model import MonitoredModel, compared_customers
 from lakehouse_ml.monitoring.policy import TriggerPolicy
+from lakehouse_ml.monitoring.workspace import SnapshotTarget, add_snapshot
 
 
 def concept_days(snapshot_days: list[date], model: MonitoredModel, as_of: date, horizon: int):
@@ -37,9 +39,12 @@ def concept_days(snapshot_days: list[date], model: MonitoredModel, as_of: date, 
 def outcome_frame(
     query: Callable[[str], pd.DataFrame], model: MonitoredModel, day: date, policy: TriggerPolicy
 ) -> pd.DataFrame:
-    """The early ``outcome`` and the model's ``score`` per compared customer of snapshot ``day``."""
+    """The early ``outcome`` and the model's ``score`` per compared customer of snapshot ``day``, for a seeded
+    sample of ``policy.sample_size`` of them: at 50,000 a side the ROC AUC's standard error is about 0.003
+    (the trigger is a 0.05 drop) and a band of 10,000 moves 4 standard errors at a 2.6-point rate change,
+    while scoring and reporting every customer of a million cost seconds and detect nothing more useful."""
     outcomes = sql.snapshot_outcomes_sql(day, policy.early_horizon_days, policy.early_offset_days)
-    frame = compared_customers(query(outcomes), policy)
+    frame = sample(compared_customers(query(outcomes), policy), policy.sample_size, policy.sample_seed)
     return pd.DataFrame(
         {"outcome": frame["churned"].astype(int).to_numpy(), "score": model.scores(frame).to_numpy()}
     )
@@ -98,9 +103,16 @@ def quality(labels: pd.Series, scores: pd.Series, threshold: float) -> dict[str,
 
 
 def classification_report_html(
-    reference: pd.DataFrame, current: pd.DataFrame, threshold: float, html_path
-) -> None:
-    """Evidently classification quality, reference vs current; frames hold ``outcome`` and ``score``."""
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    threshold: float,
+    html_path,
+    snapshot_to: SnapshotTarget | None = None,
+) -> str | None:
+    """Evidently classification quality, reference vs current; frames hold ``outcome`` and ``score``.
+
+    Writes the HTML report; with ``snapshot_to`` also adds the snapshot to the Evidently workspace and
+    returns its URL in the Evidently UI."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
 
@@ -119,7 +131,11 @@ def classification_report_html(
         return Dataset.from_pandas(plain, data_definition=definition)
 
     snapshot = Report([ClassificationPreset(probas_threshold=threshold)]).run(
-        current_data=dataset(current), reference_data=dataset(reference)
+        current_data=dataset(current),
+        reference_data=dataset(reference),
+        timestamp=snapshot_to.timestamp if snapshot_to else None,
+        tags=list(snapshot_to.tags) if snapshot_to else None,
     )
     html_path.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(html_path))
+    return add_snapshot(snapshot_to, snapshot) if snapshot_to else None

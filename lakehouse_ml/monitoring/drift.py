@@ -8,10 +8,14 @@ of ``sample_size`` rows per side gives the same verdicts as the full data (see b
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from lakehouse_ml.monitoring.workspace import SnapshotTarget, add_snapshot
 
 NUM_METHOD = "wasserstein"
 CAT_METHOD = "jensenshannon"
@@ -37,6 +41,7 @@ class DriftResult:
     reference_sampled_from: int
     current_sampled_from: int
     html_path: str | None = None
+    snapshot_url: str | None = None  # the report in the Evidently UI (``workspace.add_snapshot``)
     # Per column, the score chance alone reaches at these sizes (lakehouse_ml/monitoring/noise.py).
     noise_floors: dict[str, float] = field(default_factory=dict)
     extra: dict[str, object] = field(default_factory=dict)
@@ -46,10 +51,17 @@ class DriftResult:
 
 
 def sample(frame: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
-    """At most ``size`` rows, drawn uniformly without replacement with a fixed seed."""
+    """At most ``size`` rows, drawn uniformly without replacement with a fixed seed: the rows whose seeded
+    hash of their values is smallest, in hash order. Keyed on the data, not on positions, so the same rows
+    are drawn whatever order the query returned them in (DuckDB keeps no insertion order)."""
+    if size < 1:
+        raise ValueError(f"sample size must be a positive integer, got {size!r}")
     if len(frame) <= size:
         return frame
-    return frame.sample(n=size, random_state=seed)
+    hash_key = hashlib.blake2b(str(seed).encode(), digest_size=8).hexdigest()
+    ranks = pd.util.hash_pandas_object(frame, index=False, hash_key=hash_key).to_numpy()
+    chosen = np.argpartition(ranks, size - 1)[:size]
+    return frame.iloc[chosen[np.argsort(ranks[chosen], kind="stable")]]
 
 
 def _prepare(frame: pd.DataFrame, numerical: list[str], categorical: list[str], who: str) -> pd.DataFrame:
@@ -77,8 +89,10 @@ def drift_report(
     seed: int,
     html_path: Path | None = None,
     noise: NoiseSettings | None = None,
+    snapshot_to: SnapshotTarget | None = None,
 ) -> DriftResult:
-    """Run Evidently's ``DataDriftPreset`` over the given columns; write HTML if ``html_path``.
+    """Run Evidently's ``DataDriftPreset`` over the given columns; write HTML if ``html_path``, add the
+    snapshot to an Evidently workspace if ``snapshot_to``.
 
     With ``noise``, a column counts as drifted only when its score also passes its noise floor."""
     from evidently import DataDefinition, Dataset, Report
@@ -96,6 +110,8 @@ def drift_report(
     snapshot = Report([preset], include_tests=True).run(
         current_data=Dataset.from_pandas(cur, data_definition=definition),
         reference_data=Dataset.from_pandas(ref, data_definition=definition),
+        timestamp=snapshot_to.timestamp if snapshot_to else None,
+        tags=list(snapshot_to.tags) if snapshot_to else None,
     )
     scores: dict[str, float] = {}
     methods: dict[str, str] = {}
@@ -122,6 +138,7 @@ def drift_report(
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         snapshot.save_html(str(html_path))
+    snapshot_url = add_snapshot(snapshot_to, snapshot, [*numerical, *categorical]) if snapshot_to else None
     return DriftResult(
         column_scores=scores,
         column_methods=methods,
@@ -132,5 +149,6 @@ def drift_report(
         reference_sampled_from=len(reference),
         current_sampled_from=len(current),
         html_path=str(html_path) if html_path is not None else None,
+        snapshot_url=snapshot_url,
         noise_floors=floors,
     )

@@ -98,6 +98,9 @@ class Verdict:
     signal: str
     breach: bool
     reasons: list[str] = field(default_factory=list)
+    # How far past its threshold the worst tripped condition is (1.0: at the threshold; 0 without a
+    # breach): the retraining policy retrains within its cool-down only on a breach that grew.
+    severity: float = 0.0
 
 
 def data_drift_verdict(
@@ -118,27 +121,35 @@ def data_drift_verdict(
         return f" (noise floor {floor:.3f})" if floor > threshold else ""
 
     reasons = []
+    severity = 0.0
     if signal_scores:
         drifted = [name for name in signal_scores if passes(name, policy.column_drift_threshold)]
         share = len(drifted) / len(signal_scores)
         if share >= policy.drift_share_threshold:
+            severity = _ratio(share, policy.drift_share_threshold)
             reasons.append(
                 f"{len(drifted)}/{len(signal_scores)} signal features drifted (share {share:.2f} >= "
                 f"{policy.drift_share_threshold}): {', '.join(sorted(drifted))}"
             )
         for name, score in sorted(signal_scores.items()):
             if passes(name, policy.feature_score_threshold):
+                severity = max(severity, _ratio(score, policy.feature_score_threshold))
                 reasons.append(
                     f"{name} drift score {score:.3f} >= {policy.feature_score_threshold}"
                     + noise_note(name, policy.feature_score_threshold)
                 )
-    return Verdict(DATA_DRIFT, bool(reasons), reasons)
+    return Verdict(DATA_DRIFT, bool(reasons), reasons, severity)
+
+
+def _ratio(value: float, threshold: float) -> float:
+    return value / threshold if threshold > 0 else float(value > 0) + 1.0
 
 
 def prediction_drift_verdict(score: float, policy: TriggerPolicy) -> Verdict:
     breach = score >= policy.prediction_score_threshold
     reasons = [f"prediction score drift {score:.3f} >= {policy.prediction_score_threshold}"] if breach else []
-    return Verdict(PREDICTION_DRIFT, breach, reasons)
+    severity = _ratio(score, policy.prediction_score_threshold) if breach else 0.0
+    return Verdict(PREDICTION_DRIFT, breach, reasons, severity)
 
 
 def concept_drift_verdict(
@@ -152,8 +163,10 @@ def concept_drift_verdict(
     if labelled_rows < policy.min_labelled_rows:
         return Verdict(CONCEPT_DRIFT, False, [])
     reasons = []
+    severity = 0.0
     for band, z in enumerate(band_z_scores or []):
         if abs(z) >= policy.concept_z_threshold:
+            severity = max(severity, _ratio(abs(z), policy.concept_z_threshold))
             reasons.append(
                 f"early-outcome rate of score band {band + 1}/{len(band_z_scores)} moved {z:+.1f} standard "
                 f"errors (threshold {policy.concept_z_threshold})"
@@ -161,11 +174,12 @@ def concept_drift_verdict(
     if reference_auc is not None and current_auc is not None:
         drop = reference_auc - current_auc
         if drop >= policy.max_auc_drop:
+            severity = max(severity, _ratio(drop, policy.max_auc_drop))
             reasons.append(
                 f"ROC AUC dropped {drop:.3f} (from {reference_auc:.3f} to {current_auc:.3f}) "
                 f">= {policy.max_auc_drop}"
             )
-    return Verdict(CONCEPT_DRIFT, bool(reasons), reasons)
+    return Verdict(CONCEPT_DRIFT, bool(reasons), reasons, severity)
 
 
 def performance_verdict(accuracy: float | None, labelled_rows: int, policy: TriggerPolicy) -> Verdict:
@@ -173,4 +187,5 @@ def performance_verdict(accuracy: float | None, labelled_rows: int, policy: Trig
         return Verdict(PERFORMANCE, False, [])
     breach = accuracy < policy.accuracy_floor
     reasons = [f"accuracy {accuracy:.3f} < floor {policy.accuracy_floor}"] if breach else []
-    return Verdict(PERFORMANCE, breach, reasons)
+    severity = _ratio(1 - accuracy, 1 - policy.accuracy_floor) if breach else 0.0
+    return Verdict(PERFORMANCE, breach, reasons, severity)

@@ -30,6 +30,7 @@ def verdict_record(
         "data_week": data_week,
         "model_version": model_version,
         "breach": bool(verdict.breach),
+        "severity": float(verdict.severity),
         "reasons": list(verdict.reasons),
         "report_uri": report_uri,
         "summary": summary,

@@ -10,6 +10,9 @@ prints its telemetry banner. Plain module (no Dagster import): ``tasks.py setup`
 - ``concurrency.pools``: one step at a time in each pool of ``orchestration/pools.py`` across all runs.
   Granularity ``op``: checked when a step starts, so that runs executed in process (``lakehouse-ml run``,
   ``dagster asset materialize``) take turns too; with ``run``, only the daemon's run queue would.
+- ``concurrency.runs``: the daemon's run queue starts one retraining and one refresh at a time
+  (``RUN_QUEUE_LIMITS``).
+- ``freshness``: Dagster evaluates freshness checks (``lakehouse_ml/assets/freshness.py``) only with it.
 - ``run_monitoring``: the daemon (``dagster dev``) fails runs that never start or run for too long and
   frees the pool slots of finished runs; runs whose process was killed are failed (and their slots
   freed) at the next start by ``lakehouse_ml/orchestration/run_recovery.py``.
@@ -25,11 +28,20 @@ from pathlib import Path
 
 import yaml
 
+from lakehouse_ml.orchestration.pools import RUN_QUEUE_LIMITS
+
 INSTANCE_FILE = "dagster.yaml"
 INSTANCE_SETTINGS = {
     "telemetry": {"enabled": False},
+    "freshness": {"enabled": True},
     "code_servers": {"local_startup_timeout": 600},
-    "concurrency": {"pools": {"granularity": "op", "default_limit": 1}},
+    "concurrency": {
+        "pools": {"granularity": "op", "default_limit": 1},
+        "runs": {
+            "max_concurrent_runs": 4,
+            "tag_concurrency_limits": [dict(limit) for limit in RUN_QUEUE_LIMITS],
+        },
+    },
     "run_monitoring": {
         "enabled": True,
         "start_timeout_seconds": 300,

@@ -18,6 +18,8 @@ without a change here, and a Definitions without some of these assets still reso
 
 import dagster as dg
 
+from lakehouse_ml.orchestration.pools import PURPOSE_TAG, RETRAIN_PURPOSE
+
 RETRAIN_TARGETS = ("churn_model", "model_version", "churn_predictor_deployment")
 RETRAIN_JOB_NAME = "retrain_churn_model"
 REFRESH_JOB_NAME = "daily_refresh"
@@ -30,7 +32,7 @@ retrain_churn_model = dg.define_asset_job(
     name=RETRAIN_JOB_NAME,
     selection=dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream(),
     description="Refresh gold and features, train, register, gate and deploy the churn model as canary.",
-    tags={"lakehouse/purpose": "retrain"},
+    tags={PURPOSE_TAG: RETRAIN_PURPOSE},
 )
 
 REFRESH_SELECTION = (

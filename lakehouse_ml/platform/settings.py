@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     drift_sensor_interval_seconds: int = Field(
         300, gt=0, description="least seconds between two ticks of drift_retrain_sensor (shorter in drills)"
     )
+    serving_grpc_port: int = Field(
+        8081, gt=0, lt=65536, description="local model server's gRPC V2 port on 127.0.0.1 (KServe's default)"
+    )
     gold_uri: str | None = Field(None, description="prod: where the gold Parquet files live (s3://...)")
     s3_endpoint: str | None = Field(None, description="S3 API endpoint; empty for AWS")
     image: str = Field(DEFAULT_IMAGE, description="project image of KFP components and KServe pods")
@@ -66,10 +69,41 @@ class Settings(BaseSettings):
     iceberg_warehouse: str | None = None
     io_manager_uri: str = Field("s3://lakehouse/dagster-io", description="prod: step outputs (s3://)")
     reports_uri: str | None = Field(None, description="where HTML reports are published; unset: reports_dir")
+    evidently_workspace: str = Field(
+        "", description="Evidently workspace (folder, or s3://... in prod); default $LAKEHOUSE_HOME/evidently"
+    )
+    evidently_ui_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="where `evidently ui` serves the workspace (asset pages link to it)",
+    )
     iceberg_scope: str = Field(POLARIS_SCOPE, description="OAuth scope of the Iceberg REST catalog token")
     iceberg_catalog: Literal["rest", "sql"] = Field(
         "rest",
         description="prod Iceberg catalog: REST (Polaris) or SQL (LAKEHOUSE_ICEBERG_SQL_URI)",
+    )
+
+    canary_min_passes: int = Field(3, ge=1, description="canary: consecutive passing evaluations to promote")
+    canary_min_predictions: int = Field(200, ge=1, description="canary: predictions per version to compare")
+    canary_max_error_rate: float = Field(0.01, ge=0, le=1, description="canary: failed share of requests")
+    canary_max_latency_ratio: float = Field(2.0, gt=0, description="canary: mean latency / stable's")
+    canary_latency_floor_ms: float = Field(5.0, ge=0, description="canary: mean latency always accepted")
+    canary_max_score_psi: float = Field(0.2, gt=0, description="canary: PSI of scores against stable's")
+    canary_min_labelled: int = Field(100, ge=1, description="canary: labelled predictions to compare AUC")
+    canary_max_auc_drop: float = Field(0.05, ge=0, le=1, description="canary: ROC AUC below stable's")
+
+    alerts: Literal["log", "webhook"] = Field(
+        "log", description="alert channel; webhook: LAKEHOUSE_ALERT_WEBHOOK_URL"
+    )
+    dagster_ui_url: str = Field("http://127.0.0.1:3000", description="Dagster UI that alert links point to")
+    freshness_refresh_hours: float = Field(
+        26, gt=0, description="gold, online features, predictions: max age"
+    )
+    freshness_monitoring_hours: float = Field(8 * 24, gt=0, description="monitoring results: max age")
+    retrain_cooldown_days: int = Field(
+        7, ge=0, description="drift retraining at most once per these data days"
+    )
+    retrain_growth_factor: float = Field(
+        1.5, ge=1, description="breach severity that retrains in the cool-down"
     )
 
     @field_validator("home")
@@ -95,6 +129,8 @@ class Settings(BaseSettings):
     def _default_raw_uri(self) -> Settings:
         if not self.raw_uri:
             object.__setattr__(self, "raw_uri", str(self.home / "raw"))
+        if not self.evidently_workspace:
+            object.__setattr__(self, "evidently_workspace", str(self.home / "evidently"))
         return self
 
     @classmethod

@@ -31,6 +31,16 @@ def s3_filesystem(endpoint: str | None = None) -> s3fs.S3FileSystem:
     return s3fs.S3FileSystem(endpoint_url=endpoint) if endpoint else s3fs.S3FileSystem()
 
 
+def make_endpoint_the_fsspec_default() -> None:
+    """Make the configured endpoint fsspec's default for ``s3://``, for a library that opens URLs with
+    fsspec's defaults only (Evidently's workspace); a no-op for AWS."""
+    endpoint = s3_endpoint()
+    if endpoint:
+        import fsspec.config
+
+        fsspec.config.conf.setdefault("s3", {})["endpoint_url"] = endpoint
+
+
 def storage_options_for(uri: str, endpoint: str | None = None) -> dict | None:
     """fsspec/pandas ``storage_options`` for ``uri``: the S3 endpoint for ``s3://`` URIs, else None.
     ``endpoint`` defaults to the configured one."""

@@ -1,21 +1,36 @@
-"""Batch scoring through the deployed endpoint (real HTTP, keep-alive, batched requests)."""
+"""Batch scoring in process: the deployed versions' registered artifacts score the active customers'
+newest gold features in batches, and the predictions go to the prediction log in one append.
+
+The model server scores the same artifact through ``lakehouse_ml.serving.servable`` (onnxruntime on a
+compiled version), so a batch score equals the server's answer for the same feature row
+(``tests/predictions/test_batch_parity.py``). The split between stable and canary is the server's:
+exactly ``canary_percent`` of every 100 consecutive customers go to the canary
+(``lakehouse_ml.serving.traffic.TrafficSplit``).
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
-DEFAULT_BATCH_SIZE = 500
+import numpy as np
+
+from lakehouse_ml.serving.servable import ServableModel
+
+DEFAULT_BATCH_SIZE = 65_536
 
 
 @dataclass
 class BatchSummary:
     customers: int = 0
     scored: int = 0
-    unknown: int = 0
     predicted_churners: int = 0
     probability_sum: float = 0.0
-    requests: int = 0
+    batches: int = 0
+    canary_errors: int = 0  # rows the canary failed to score: scored by the stable version instead
+    canary_error: str = ""
     versions: Counter = field(default_factory=Counter)
 
     @property
@@ -23,41 +38,97 @@ class BatchSummary:
         return self.probability_sum / self.scored if self.scored else 0.0
 
 
-def active_customers_sql(gold_schema: str) -> str:
-    """Customers with an order in the 90 days up to the pipeline clock (the newest feature snapshot)."""
+def active_customers_sql(gold_schema: str, columns: tuple[str, ...] = ()) -> str:
+    """Customers with an order in the 90 days up to the pipeline clock (the newest feature snapshot), with
+    their ``columns`` of that snapshot."""
     table = f"{gold_schema}.fct_customer_features"
+    selected = ", ".join(("customer_id", *columns))
     return (
-        f"select customer_id from {table} "
+        f"select {selected} from {table} "
         f"where event_timestamp = (select max(event_timestamp) from {table}) and order_count_90d > 0 "
         "order by customer_id"
     )
 
 
-def score_customers(
-    predict_url: str, customer_ids: list[str], batch_size: int = DEFAULT_BATCH_SIZE, timeout: float = 60.0
-) -> BatchSummary:
-    """POST the customers in batches of ``batch_size`` V1 instances; every answer is checked."""
-    import httpx
+def canary_mask(count: int, canary_percent: int) -> np.ndarray:
+    """Which of ``count`` consecutive customers the canary scores: ``TrafficSplit``'s rule, vectorized."""
+    if not 0 <= canary_percent <= 100:
+        raise ValueError(f"canary_traffic_percent must be in [0, 100], got {canary_percent}")
+    n = np.arange(1, count + 1, dtype=np.int64)
+    return (n * canary_percent) // 100 > ((n - 1) * canary_percent) // 100
 
-    summary = BatchSummary(customers=len(customer_ids))
-    with httpx.Client(timeout=timeout) as client:
-        for start in range(0, len(customer_ids), batch_size):
-            batch = customer_ids[start : start + batch_size]
-            response = client.post(predict_url, json={"instances": [{"customer_id": c} for c in batch]})
-            if response.status_code != 200:
-                raise RuntimeError(f"{predict_url} answered {response.status_code}: {response.text[:500]}")
-            predictions = response.json()["predictions"]
-            if len(predictions) != len(batch):
-                raise RuntimeError(
-                    f"{predict_url} answered {len(predictions)} predictions for {len(batch)} customers"
-                )
-            summary.requests += 1
-            for prediction in predictions:
-                summary.versions[prediction["model_version"]] += 1
-                if prediction.get("churn_probability") is None:
-                    summary.unknown += 1
-                    continue
-                summary.scored += 1
-                summary.probability_sum += prediction["churn_probability"]
-                summary.predicted_churners += prediction["churn"]
-    return summary
+
+def score_batches(model: ServableModel, frame, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """Churn probabilities of every row of ``frame`` (a pandas frame holding the model's feature columns),
+    ``batch_size`` rows per call of the model."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    missing = [name for name in model.feature_names if name not in frame.columns]
+    if missing:
+        raise ValueError(f"version {model.version}: the feature rows lack {missing}")
+    names = list(model.feature_names)
+    nulls = frame[names].isna().sum()
+    if nulls.any():
+        raise ValueError(f"version {model.version}: null feature values {nulls[nulls > 0].to_dict()}")
+    parts = [
+        model.predict_columns({name: frame[name].to_numpy()[start : start + batch_size] for name in names})
+        for start in range(0, len(frame), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def score_customers(
+    frame,
+    stable: ServableModel,
+    canary: ServableModel | None,
+    canary_percent: int,
+    scored_at: datetime,
+    scoring_day: date,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+):
+    """Score ``frame`` (``customer_id`` and the feature columns, one row per customer) with the deployed
+    versions. Rows the canary fails to score go to the stable version and are counted in the summary's
+    ``canary_errors``, so a failing canary does not stop the refresh that judges it. Returns the
+    predictions as columns of the prediction log (``PREDICTION_FIELDS`` and ``scoring_day``, the pipeline
+    clock's day) and a summary. Ids are the server's kind (``server_prediction_id``): a random 64-bit
+    prefix per call and a counter."""
+    if scored_at.tzinfo is None:
+        raise ValueError(f"scored_at must be timezone-aware, got {scored_at!r}")
+    count = len(frame)
+    to_canary = canary_mask(count, canary_percent if canary is not None else 0)
+    probabilities = np.empty(count, dtype=np.float64)
+    labels = np.empty(count, dtype=bool)
+    versions = np.empty(count, dtype=object)
+    summary = BatchSummary(customers=count)
+
+    def assign(model: ServableModel, rows: np.ndarray) -> None:
+        scores = score_batches(model, frame[rows], batch_size)
+        probabilities[rows] = scores
+        labels[rows] = scores >= model.threshold
+        versions[rows] = model.version
+        summary.versions[model.version] += int(rows.sum())
+        summary.batches += -(-len(scores) // batch_size)
+
+    assign(stable, ~to_canary)
+    if canary is not None and to_canary.any():
+        try:
+            assign(canary, to_canary)
+        except Exception as err:  # judged by the canary analysis, not fatal to the refresh
+            summary.canary_errors, summary.canary_error = int(to_canary.sum()), f"{type(err).__name__}: {err}"
+            assign(stable, to_canary)
+    summary.scored = count
+    summary.predicted_churners = int(labels.sum())
+    summary.probability_sum = float(probabilities.sum())
+    ids = np.empty((count, 2), dtype=">u8")
+    ids[:, 0] = uuid.uuid4().int >> 64
+    ids[:, 1] = np.arange(count, dtype=np.uint64)
+    columns = {
+        "prediction_id": ids.tobytes(),
+        "customer_id": frame["customer_id"].astype(str).to_numpy(),
+        "prediction": labels,
+        "confidence": probabilities,
+        "model_version": versions,
+        "prediction_timestamp": scored_at,
+        "scoring_day": scoring_day,
+    }
+    return columns, summary

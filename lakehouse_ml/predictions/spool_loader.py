@@ -18,17 +18,17 @@ from __future__ import annotations
 import fcntl
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from lakehouse_ml.platform.posix import write_json_atomic
 from lakehouse_ml.predictions.table import (
     PREDICTION_FIELDS,
     SCORING_DAY,
-    days_filter,
     id_storage,
     prediction_uuid,
     predictions_arrow,
+    times_filter,
 )
 from lakehouse_ml.serving.spool import parse_segment_name, writer_gone
 
@@ -95,9 +95,10 @@ def _parse(line: bytes) -> dict | None:
 
 def insert_new_predictions(table, records: list[dict]) -> int:
     """Append the ``records`` whose ``prediction_id`` the table does not hold yet; returns how many. The ids
-    are looked up in the day partitions the records were made on (an id's day never changes), matched in
-    Arrow, and the append commits on top of the snapshot that was read, so a concurrent load fails the
-    commit instead of inserting a duplicate."""
+    are looked up among the stored rows made within the records' time span of each day (an id's timestamp
+    never changes; ``times_filter``), matched in Arrow, and the append commits on top of the snapshot that
+    was read, so a concurrent load fails the commit instead of inserting a duplicate. Nothing is rewritten:
+    a load adds one data file per day partition, or no snapshot at all when every record is known."""
     import pyarrow.compute as pc
 
     if not records:
@@ -105,9 +106,9 @@ def insert_new_predictions(table, records: list[dict]) -> int:
     schema = table.schema().as_arrow()
     fields = (*PREDICTION_FIELDS, SCORING_DAY)
     batch = predictions_arrow({name: [r.get(name) for r in records] for name in fields}, schema)
-    days = {r["prediction_timestamp"].astimezone(UTC).date() for r in records}
+    span = times_filter(r["prediction_timestamp"] for r in records)
     with table.transaction() as transaction:
-        stored = table.scan(row_filter=days_filter(days), selected_fields=("prediction_id",)).to_arrow()
+        stored = table.scan(row_filter=span, selected_fields=("prediction_id",)).to_arrow()
         known = id_storage(stored.column("prediction_id"))
         fresh = batch.filter(pc.invert(pc.is_in(id_storage(batch.column("prediction_id")), value_set=known)))
         if fresh.num_rows:

@@ -6,6 +6,8 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+
 from lakehouse_ml.platform.catalog_names import identifier, namespace_of
 from lakehouse_ml.serving.spool import server_prediction_id
 
@@ -148,6 +150,30 @@ def days_filter(days):
     return reduce(Or, terms) if terms else AlwaysFalse()
 
 
+def times_filter(timestamps):
+    """A row filter selecting predictions made at the instants of ``timestamps`` (aware datetimes): per day,
+    the span from that day's earliest to its latest instant. A stored copy of a prediction has the same
+    timestamp, so an id lookup needs only these rows; Iceberg's per-file bounds on ``prediction_timestamp``
+    then skip the files of a day written at other times (a day's batch scores, for a spool load)."""
+    from functools import reduce
+
+    from pyiceberg.expressions import AlwaysFalse, And, GreaterThanOrEqual, LessThanOrEqual, Or
+
+    spans: dict[date, tuple[datetime, datetime]] = {}
+    for stamp in timestamps:
+        day = stamp.astimezone(UTC).date()
+        first, last = spans.get(day, (stamp, stamp))
+        spans[day] = (min(first, stamp), max(last, stamp))
+    terms = [
+        And(
+            GreaterThanOrEqual("prediction_timestamp", first.astimezone(UTC).isoformat()),
+            LessThanOrEqual("prediction_timestamp", last.astimezone(UTC).isoformat()),
+        )
+        for first, last in (spans[day] for day in sorted(spans))
+    ]
+    return reduce(Or, terms) if terms else AlwaysFalse()
+
+
 def day_ranges(days) -> list[tuple[date, date]]:
     """Days as sorted [first, last] runs of consecutive days."""
     runs: list[tuple[date, date]] = []
@@ -175,3 +201,38 @@ def id_storage(column):
 def id_bytes(column) -> list[bytes]:
     """A ``prediction_id`` Arrow column as 16-byte values, for matching in Python."""
     return id_storage(column).to_pylist()
+
+
+def scored_arrow(columns: dict, schema):
+    """Batch-scored predictions (``lakehouse_ml.predictions.batch.score_customers``: ids as 16-byte big-endian
+    values in one buffer, numpy columns, one timestamp for all) as an Arrow table of ``schema``, built
+    column-wise (``predictions_arrow`` converts value by value); columns not given are null."""
+    import pyarrow as pa
+
+    count = len(columns["customer_id"])
+    ids = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), count, [None, pa.py_buffer(columns["prediction_id"])]
+    )
+    stamp = columns["prediction_timestamp"].astimezone(UTC).replace(tzinfo=None)
+    given = {
+        "prediction_id": ids,
+        "customer_id": pa.array(columns["customer_id"], type=pa.large_string()),
+        "prediction": pa.array(columns["prediction"], type=pa.bool_()),
+        "confidence": pa.array(columns["confidence"], type=pa.float64()),
+        "model_version": pa.array(columns["model_version"], type=pa.large_string()),
+        "prediction_timestamp": pa.array(np.full(count, np.datetime64(stamp, "us"))),
+    }
+    if columns.get(SCORING_DAY) is not None:
+        given[SCORING_DAY] = pa.array(
+            np.full(count, np.datetime64(columns[SCORING_DAY], "D")), type=pa.date32()
+        )
+    arrays = []
+    for target in schema:
+        array = given.get(target.name)
+        if array is None:
+            arrays.append(pa.nulls(count, type=target.type))
+        elif isinstance(target.type, pa.ExtensionType):
+            arrays.append(pa.ExtensionArray.from_storage(target.type, array.cast(target.type.storage_type)))
+        else:
+            arrays.append(array.cast(target.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

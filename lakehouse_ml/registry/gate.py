@@ -1,14 +1,19 @@
 """Deployment gate: a candidate must reach an ROC AUC floor and must not lose to the champion by
-more than a tolerance, both scored on the candidate's evaluation set (the same window)."""
+more than a tolerance, both on the candidate's evaluation set (the same window).
+
+The candidate's ROC AUC is the one training recorded on that set (``metadata.json`` ``metrics``, a
+registered, hash-checked file): scoring it again would repeat training's evaluation. Only a champion is
+scored here, and only the evaluation set is read for it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from lakehouse_ml.model_artifact import EVALUATION_SET_FILE
+from lakehouse_ml.model_artifact import EVALUATION_SET_FILE, METADATA_FILE, read_metadata
 
 
 @dataclass(frozen=True)
@@ -40,11 +45,20 @@ def _roc_auc(model_dir: Path, evaluation: pd.DataFrame) -> float:
     )
 
 
+def recorded_roc_auc(model_dir: Path) -> float:
+    """The ROC AUC training recorded on the model's evaluation set."""
+    value = (read_metadata(Path(model_dir)).get("metrics") or {}).get("roc_auc")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(
+            f"{Path(model_dir) / METADATA_FILE}: metrics.roc_auc must be a number, got {value!r}"
+        )
+    return float(value)
+
+
 def check_candidate(
     candidate_dir: Path, champion_dir: Path | None, min_roc_auc: float, tolerance: float
 ) -> GateResult:
-    evaluation = pd.read_parquet(Path(candidate_dir) / EVALUATION_SET_FILE)
-    candidate = _roc_auc(candidate_dir, evaluation)
+    candidate = recorded_roc_auc(candidate_dir)
     if candidate < min_roc_auc:
         return GateResult(
             False,
@@ -59,7 +73,7 @@ def check_candidate(
             candidate,
             None,
         )
-    champion = _roc_auc(champion_dir, evaluation)
+    champion = _roc_auc(champion_dir, pd.read_parquet(Path(candidate_dir) / EVALUATION_SET_FILE))
     shortfall = champion - candidate
     if shortfall > tolerance:
         return GateResult(

@@ -157,9 +157,7 @@ class ModelRegistry:
         Without a git remote there is nothing to race with."""
         if not self.git_url:
             return True
-        return push_refs(
-            self.root, f"HEAD:refs/heads/{BRANCH}", *(f"refs/tags/{tag}" for tag in tags), *refs
-        )
+        return push_refs(self.root, f"HEAD:refs/heads/{BRANCH}", *(f"refs/tags/{tag}" for tag in tags), *refs)
 
     def _writes(self) -> Iterator[int]:
         """Attempts of a write, each starting from the remote's state; fails after PUSH_ATTEMPTS."""

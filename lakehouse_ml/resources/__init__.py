@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from lakehouse_ml.platform.settings import Settings
+from lakehouse_ml.resources.alerts import alert_channel
 from lakehouse_ml.resources.feature_store import local_feature_store, prod_feature_store
 from lakehouse_ml.resources.iceberg import local_iceberg, prod_iceberg
 from lakehouse_ml.resources.io_manager import prod_io_manager
@@ -34,6 +35,7 @@ def local_resources(settings: Settings) -> dict[str, Any]:
         "training_pipeline": local_training_runner(settings),
         "model_registry": local_model_registry(settings),
         "monitoring_policy": MonitoringPolicy(label_horizon_days=settings.label_horizon_days),
+        "alerts": alert_channel(settings),
         "io_manager": dg.FilesystemIOManager(),  # Dagster's default: the instance's storage folder
     }
 
@@ -50,6 +52,7 @@ def prod_resources(settings: Settings) -> dict[str, Any]:
         "training_pipeline": prod_training_runner(settings),
         "model_registry": prod_model_registry(settings),
         "monitoring_policy": MonitoringPolicy(label_horizon_days=settings.label_horizon_days),
+        "alerts": alert_channel(settings),
         "io_manager": prod_io_manager(settings),
     }
 

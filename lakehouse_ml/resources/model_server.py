@@ -51,18 +51,25 @@ class ModelServing(dg.ConfigurableResource):
         """Where served predictions are spooled for ``churn_predictions`` (None: not spooled here)."""
         return None
 
+    def metrics_text(self) -> str | None:
+        """The server's Prometheus ``/metrics`` text (per-version request counters), or None when not
+        readable here."""
+        return None
+
 
 class LocalModelServing(ModelServing):
-    """Detached ``python -m lakehouse_ml.serving.server`` on 127.0.0.1:``port``; state in ``serving_dir``."""
+    """Detached ``python -m lakehouse_ml.serving.server`` on 127.0.0.1:``port`` (REST) and ``grpc_port``
+    (gRPC V2; None: off); state in ``serving_dir``."""
 
     serving_dir: str
     port: int
     feature_repo: str | None = None
+    grpc_port: int | None = None
 
     def server(self):
         from lakehouse_ml.serving.process import LocalServer
 
-        return LocalServer(Path(self.serving_dir), self.port, self.feature_repo)
+        return LocalServer(Path(self.serving_dir), self.port, self.feature_repo, self.grpc_port)
 
     def deploy(self, version: str, model_dir: Path, model_sha256: str, smoke_customers: list[str]) -> dict:
         from lakehouse_ml.serving.rollout import deploy
@@ -108,6 +115,16 @@ class LocalModelServing(ModelServing):
             "canary_traffic_percent": deployment.canary_traffic_percent,
             "endpoint": self.server().endpoint,
         }
+
+    def metrics_text(self) -> str | None:
+        import httpx
+
+        server = self.server()
+        if server.pid() is None:
+            return None
+        response = httpx.get(f"{server.endpoint}/metrics", timeout=10.0)
+        response.raise_for_status()
+        return response.text
 
     def spool_dir(self) -> Path | None:
         from lakehouse_ml.serving.deployment import SPOOL_DIR
@@ -266,6 +283,25 @@ class KServeModelServing(ModelServing):
     def spool_dir(self) -> Path | None:
         return Path(SPOOL_MOUNT) if self.spool_claim else None
 
+    def metrics_text(self) -> str | None:
+        """Each revision's ``/metrics`` at its traffic-tag URL (``latest``, ``prev``: tag routing is on), one
+        pod per revision: with several replicas the counts are a sample, the rates still comparable."""
+        import httpx
+
+        status = (self._current(self._client()) or {}).get("status") or {}
+        traffic = ((status.get("components") or {}).get("predictor") or {}).get("traffic") or []
+        urls = sorted(
+            {entry["url"].rstrip("/") for entry in traffic if entry.get("tag") and entry.get("url")}
+        )
+        if not urls:
+            return None
+        texts = []
+        for url in urls:
+            response = httpx.get(f"{url}/metrics", timeout=30.0)
+            response.raise_for_status()
+            texts.append(response.text)
+        return "\n".join(texts)
+
     def predict_url(self) -> str:
         current = self._current(self._client()) or {}
         url = (current.get("status") or {}).get("url")
@@ -275,7 +311,11 @@ class KServeModelServing(ModelServing):
 
 
 def local_serving(settings: Settings) -> LocalModelServing:
-    return LocalModelServing(serving_dir=str(settings.serving_dir), port=settings.serving_port)
+    return LocalModelServing(
+        serving_dir=str(settings.serving_dir),
+        port=settings.serving_port,
+        grpc_port=settings.serving_grpc_port,
+    )
 
 
 def prod_serving(settings: Settings) -> KServeModelServing:

@@ -5,6 +5,11 @@ the container runs ``python -m lakehouse_ml.serving.server`` in pod mode, readin
 prod Feast online store (Redis) configured through a Kubernetes secret. ``canaryTrafficPercent`` on a
 patch makes KServe keep the previous revision serving the rest of the traffic.
 
+Every pod serves REST on ``CONTAINER_PORT`` and gRPC V2 on ``GRPC_PORT`` (KServe's defaults). Knative
+routes one container port: ``protocol="rest"`` (default) declares the REST port; ``protocol="grpc"``
+declares the gRPC port under the name ``h2c``, as KServe documents for gRPC predictors, and the other
+port stays reachable on the pod (port-forward, pod IP).
+
 Prediction log: with ``spool_claim`` (a ReadWriteMany PersistentVolumeClaim, also mounted in the Dagster
 run pods, see deploy/helm/values.yaml) every pod spools its predictions to ``SPOOL_MOUNT`` and
 ``churn_predictions`` loads them; without it the pods log nothing.
@@ -13,12 +18,14 @@ run pods, see deploy/helm/values.yaml) every pod spools its predictions to ``SPO
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from lakehouse_ml.platform.k8s_names import FEATURE_STORE_ENV, SECRET_NAME, SPOOL_MOUNT
 from lakehouse_ml.serving.names import MODEL_NAME
 
 MODEL_MOUNT = "/mnt/models"
 CONTAINER_PORT = 8080
+GRPC_PORT = 8081
 SPOOL_VOLUME = "prediction-spool"
 # KServe then gives the newest revision its own URL (traffic tag ``latest``), for smoke tests.
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
@@ -35,6 +42,7 @@ class InferenceServiceSpec:
     service_account: str | None = None  # with S3 read access for the storage initializer
     spool_claim: str | None = None  # ReadWriteMany PVC for the prediction spool; None: no prediction log
     name: str = MODEL_NAME
+    protocol: Literal["rest", "grpc"] = "rest"  # the port Knative routes to
 
 
 def inference_service(spec: InferenceServiceSpec):
@@ -55,12 +63,15 @@ def inference_service(spec: InferenceServiceSpec):
         V1PersistentVolumeClaimVolumeSource,
         V1Probe,
         V1SecretKeySelector,
+        V1TCPSocketAction,
         V1Volume,
         V1VolumeMount,
     )
 
     if not spec.storage_uri.startswith("s3://"):
         raise ValueError(f"storage_uri must be an s3:// URI, got {spec.storage_uri!r}")
+    if spec.protocol not in ("rest", "grpc"):
+        raise ValueError(f"protocol must be 'rest' or 'grpc', got {spec.protocol!r}")
     if spec.canary_traffic_percent is not None and not 0 <= spec.canary_traffic_percent <= 100:
         raise ValueError(f"canary_traffic_percent must be in [0, 100], got {spec.canary_traffic_percent}")
     env = [V1EnvVar(name="LAKEHOUSE_PROFILE", value="prod")] + [
@@ -70,6 +81,12 @@ def inference_service(spec: InferenceServiceSpec):
         )
         for key in FEATURE_STORE_ENV
     ]
+    if spec.protocol == "grpc":
+        port = V1ContainerPort(name="h2c", container_port=GRPC_PORT, protocol="TCP")
+        readiness = V1Probe(tcp_socket=V1TCPSocketAction(port=GRPC_PORT))
+    else:
+        port = V1ContainerPort(name="http1", container_port=CONTAINER_PORT, protocol="TCP")
+        readiness = V1Probe(http_get=V1HTTPGetAction(path="/v2/health/ready", port=CONTAINER_PORT))
     spool_mounts = [V1VolumeMount(name=SPOOL_VOLUME, mount_path=SPOOL_MOUNT)] if spec.spool_claim else None
     container = V1Container(
         name="kserve-container",
@@ -80,13 +97,14 @@ def inference_service(spec: InferenceServiceSpec):
             f"--model_dir={MODEL_MOUNT}",
             f"--model_version={spec.model_version}",
             f"--http_port={CONTAINER_PORT}",
+            f"--grpc_port={GRPC_PORT}",
             "--bind_host=0.0.0.0",
             f"--spool_dir={SPOOL_MOUNT}" if spec.spool_claim else "--no_prediction_log",
         ],
         env=env,
         volume_mounts=spool_mounts,
-        ports=[V1ContainerPort(container_port=CONTAINER_PORT, protocol="TCP")],
-        readiness_probe=V1Probe(http_get=V1HTTPGetAction(path="/v2/health/ready", port=CONTAINER_PORT)),
+        ports=[port],
+        readiness_probe=readiness,
     )
     predictor = V1beta1PredictorSpec(
         containers=[container],

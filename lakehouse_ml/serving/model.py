@@ -19,12 +19,15 @@ Protocols:
   KServe's request model rejects the V2 body) with a message. A model that fails to predict: 503.
 
 One request is served by one version: the stable one, or the canary for ``canary_traffic_percent``
-of requests. The header ``x-model-version`` pins a loaded version; such requests are smoke tests and
-are not logged.
+of requests. The header ``x-model-version`` (gRPC: the same metadata key) pins a loaded version; such
+requests are smoke tests and are neither logged nor counted. ``/metrics`` counts requests by outcome
+(``ok``, or ``error``: the model failed) and times them per version and role
+(``lakehouse_ml.serving.metrics``); the canary analysis compares the two versions on them.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from lakehouse_ml.model_artifact import ONNX_RUNTIME, SKLEARN_RUNTIME
+from lakehouse_ml.serving import metrics
 from lakehouse_ml.serving.limits import MAX_INSTANCES
 from lakehouse_ml.serving.names import MODEL_NAME, UNKNOWN_CUSTOMER, VERSION_HEADER
 from lakehouse_ml.serving.online_lookup import ENTITY_KEY, OnlineFeatures
@@ -69,6 +73,9 @@ class Routing:
     def models(self) -> list[ServableModel]:
         return [m for m in (self.stable, self.canary) if m is not None]
 
+    def role(self, model: ServableModel) -> str:
+        return "canary" if model is self.canary else "stable"
+
     def choose(self, pinned: str | None) -> ServableModel:
         if pinned is not None:
             for model in self.models():
@@ -89,6 +96,18 @@ class ChurnPredictor(kserve.Model):
         self._id_prefix = uuid.uuid4().int >> 64
         self._next_id = 0
         self.ready = True
+
+    @property
+    def routing(self) -> Routing:
+        return self._routing
+
+    @routing.setter
+    def routing(self, routing: Routing) -> None:
+        self._routing = routing
+        metrics.record_served(
+            [(m.version, routing.role(m), m.runtime) for m in routing.models()],
+            routing.split.canary_percent,
+        )
 
     def load(self) -> bool:
         self.ready = True
@@ -119,7 +138,22 @@ class ChurnPredictor(kserve.Model):
         return {"model_version": model.version, "predictions": results}
 
     def _score(self, customer_ids: list[str], inline: list[dict | None] | None, pinned: str | None):
-        model = self.routing.choose(pinned)
+        started = time.perf_counter()
+        routing = self.routing
+        model = routing.choose(pinned)
+        try:
+            results, scored = self._score_with(model, customer_ids, inline, pinned)
+        except ModelFailed:
+            if pinned is None:
+                metrics.record_failure(model.version, routing.role(model))
+            raise
+        if pinned is None:
+            seconds = time.perf_counter() - started
+            unknown = len(customer_ids) - scored
+            metrics.record_request(model.version, routing.role(model), scored, unknown, seconds)
+        return model, results
+
+    def _score_with(self, model: ServableModel, customer_ids, inline, pinned: str | None):
         names = model.feature_names
         rows, days = self._rows(customer_ids, inline, names)
         known = [index for index, row in enumerate(rows) if row is not None]
@@ -165,7 +199,7 @@ class ChurnPredictor(kserve.Model):
             )
         if log and self.spool is not None and pinned is None:  # pinned requests are smoke tests
             self.spool.write(bytes(log))
-        return model, results
+        return results, len(known)
 
     def _rows(self, customer_ids: list[str], inline: list[dict | None] | None, names: Sequence[str]):
         """Feature rows, and per row the snapshot day of looked-up features (None for inline features:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,9 @@ from lakehouse_ml.serving.names import MODEL_NAME, VERSION_HEADER
 from lakehouse_ml.serving.spool import process_alive
 
 START_TIMEOUT_SECONDS = 180.0
+# Importing Feast points prometheus_client at a temporary folder it deletes when that process exits; the
+# detached server must not inherit it, or its first metric written after that exit fails the request.
+PROMETHEUS_MULTIPROCESS_VARS = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
 APPLY_TIMEOUT_SECONDS = 120.0
 
 
@@ -48,15 +52,22 @@ def request_json(url: str, body: dict | None = None, headers: dict | None = None
 
 @dataclass
 class LocalServer:
-    """The ``churn-predictor`` server on 127.0.0.1:``port`` with its state in ``serving_dir``."""
+    """The ``churn-predictor`` server on 127.0.0.1:``port`` (REST) and ``grpc_port`` (gRPC V2; None: no
+    gRPC) with its state in ``serving_dir``."""
 
     serving_dir: Path
     port: int
     feature_repo: str | None = None
+    grpc_port: int | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_target(self) -> str | None:
+        """``host:port`` for a gRPC V2 client (``kserve.InferenceGRPCClient``), None without gRPC."""
+        return f"127.0.0.1:{self.grpc_port}" if self.grpc_port else None
 
     @property
     def predict_url(self) -> str:
@@ -74,7 +85,16 @@ class LocalServer:
             status, body = request_json(f"{self.endpoint}/v2/health/ready", timeout=2.0)
         except (ServingError, ValueError):
             return False
-        return status == 200 and bool(body and body.get("ready"))
+        return status == 200 and bool(body and body.get("ready")) and self._grpc_listening()
+
+    def _grpc_listening(self) -> bool:
+        if not self.grpc_port:
+            return True
+        try:
+            with socket.create_connection(("127.0.0.1", self.grpc_port), timeout=2.0):
+                return True
+        except OSError:
+            return False
 
     def start(self, timeout: float = START_TIMEOUT_SECONDS) -> int:
         """Start the server for the current ``deployment.json`` (no-op when running); wait until ready."""
@@ -94,12 +114,14 @@ class LocalServer:
             "--http_port",
             str(self.port),
         ]
+        command += ["--grpc_port", str(self.grpc_port)] if self.grpc_port else ["--enable_grpc", "false"]
         if self.feature_repo:
             command += ["--feature_repo", self.feature_repo]
         self.serving_dir.mkdir(parents=True, exist_ok=True)
         with open(self.serving_dir / LOG_FILE, "ab") as log:
             process = subprocess.Popen(  # its own session: it keeps serving after the Dagster run ends
                 command,
+                env={k: v for k, v in os.environ.items() if k not in PROMETHEUS_MULTIPROCESS_VARS},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -163,6 +185,7 @@ class LocalServer:
         pid = self.pid()
         return {
             "endpoint": self.endpoint,
+            "grpc": self.grpc_target,
             "pid": pid,
             "ready": pid is not None and self.ready(),
             "deployment": {

@@ -9,7 +9,7 @@ model metadata the server publishes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +35,12 @@ class ServableModel:
     version: str
     feature_names: tuple[str, ...]
     threshold: float
-    predict_rows: Callable[[list[list]], np.ndarray]
+    predict_columns: Callable[[Mapping[str, Sequence]], np.ndarray]
     runtime: str
+
+    def predict_rows(self, rows: list[list]) -> np.ndarray:
+        """Churn probabilities of ``rows`` (values in ``feature_names`` order)."""
+        return self.predict_columns(dict(zip(self.feature_names, zip(*rows, strict=True), strict=True)))
 
 
 def load_servable(version: str, folder: Path) -> ServableModel:
@@ -52,7 +56,7 @@ def load_servable(version: str, folder: Path) -> ServableModel:
         version=version,
         feature_names=names,
         threshold=float(metadata.get("threshold", 0.5)),
-        predict_rows=predict,
+        predict_columns=predict,
         runtime=runtime,
     )
 
@@ -75,8 +79,8 @@ def _onnx_predictor(folder: Path, compiled: dict, names: tuple[str, ...]):
     if inputs != sorted(names):
         raise ModelLoadError(f"{path}: inputs {inputs} are not the artifact's feature_names {list(names)}")
 
-    def predict(rows: list[list]) -> np.ndarray:
-        return onnx_probabilities(session, dict(zip(names, zip(*rows, strict=True), strict=True)))
+    def predict(columns: Mapping[str, Sequence]) -> np.ndarray:
+        return onnx_probabilities(session, columns)
 
     return predict
 
@@ -92,7 +96,7 @@ def _sklearn_predictor(folder: Path, names: tuple[str, ...]):
     if not hasattr(pipeline, "predict_proba"):
         raise ModelLoadError(f"{folder / MODEL_FILE}: {type(pipeline).__name__} has no predict_proba")
 
-    def predict(rows: list[list]) -> np.ndarray:
-        return pipeline.predict_proba(pd.DataFrame(rows, columns=list(names)))[:, 1]
+    def predict(columns: Mapping[str, Sequence]) -> np.ndarray:
+        return pipeline.predict_proba(pd.DataFrame({name: columns[name] for name in names}))[:, 1]
 
     return predict

@@ -6,6 +6,9 @@ only when all load, so a broken version leaves the old one serving. The outcome 
 ``status.json``. Predictions are appended to ``<serving_dir>/spool``.
 
 Pod mode (``--model_dir --model_version``, used by the InferenceService): one version, no watcher.
+
+Both modes answer KServe's REST protocols on ``--http_port`` and its gRPC V2 protocol on ``--grpc_port``
+(KServe's default 8081; ``--enable_grpc false`` turns it off), on ``--bind_host``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from concurrent import futures
 from dataclasses import asdict
 from http import HTTPStatus
 from pathlib import Path
@@ -24,6 +28,11 @@ import kserve.model_server
 import kserve.protocol.rest.v1_endpoints
 import orjson
 from fastapi.responses import JSONResponse
+from grpc import StatusCode, aio
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc
+from kserve.protocol.grpc.interceptors import ExceptionToStatusInterceptor, LoggingInterceptor
+from kserve.protocol.grpc.server import GRPCServer
+from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_datamodels import ModelMetadataResponse
 
@@ -122,6 +131,42 @@ async def _not_supported_handler(_, exc):
     """KServe raises NotImplementedError for request options it lacks (model_version, explain): the
     client asked for something this server does not offer, a 400 like any other refused request."""
     return JSONResponse(status_code=HTTPStatus.BAD_REQUEST, content={"error": f"not supported: {exc}"})
+
+
+class _ServingExceptionInterceptor(ExceptionToStatusInterceptor):
+    """KServe's gRPC error mapping, plus UNAVAILABLE with the reason for model and online store faults
+    (the REST server's 503), which KServe would answer as INTERNAL "Internal server error"."""
+
+    async def handle_exception(self, ex, request_or_iterator, context, method_name):
+        if isinstance(ex, ModelFailed | OnlineStoreUnavailable):
+            logger.error("%s", ex)
+            await context.abort(StatusCode.UNAVAILABLE, str(ex))
+        await super().handle_exception(ex, request_or_iterator, context, method_name)
+
+
+class _ServingGRPCServer(GRPCServer):
+    """KServe's gRPC V2 server on a chosen bind address (KServe listens on ``[::]``), with the error
+    mapping above; otherwise KServe's own ``start``: servicer, interceptors, message size options."""
+
+    bind_host = "127.0.0.1"
+
+    async def start(self, max_workers):
+        self._server = aio.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers),
+            interceptors=(LoggingInterceptor(), _ServingExceptionInterceptor()),
+            options=[
+                ("grpc.max_send_message_length", self._kwargs.get("grpc_max_send_message_length")),
+                ("grpc.max_receive_message_length", self._kwargs.get("grpc_max_receive_message_length")),
+            ],
+        )
+        grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(self._data_plane, self._model_repository_extension), self._server
+        )
+        address = f"{self.bind_host}:{self._port}"
+        self._server.add_insecure_port(address)  # raises RuntimeError naming the address when taken
+        logger.info("gRPC V2 on %s", address)
+        await self._server.start()
+        await self._server.wait_for_termination()
 
 
 class ModelCache:
@@ -224,11 +269,14 @@ def main(argv: list[str] | None = None) -> None:
     if serving_dir is not None:
         write_json_atomic(serving_dir / STATUS_FILE, _status(deployment, None, deployment, routing))
         threading.Thread(target=_watch, args=(serving_dir, model, cache, deployment), daemon=True).start()
-    _ServingRESTServer.bind_host = args.bind_host
+    _ServingRESTServer.bind_host = _ServingGRPCServer.bind_host = args.bind_host
     kserve.model_server.RESTServer = _ServingRESTServer
+    kserve.model_server.GRPCServer = _ServingGRPCServer
     kserve.protocol.rest.v1_endpoints.ORJSONResponse = _OrjsonResponse
     logger.info("serving %s", {m.version: m.runtime for m in routing.models()})
-    server = kserve.ModelServer(http_port=args.http_port, enable_grpc=False, workers=1)
+    server = kserve.ModelServer(
+        http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=args.enable_grpc, workers=1
+    )
     for name in ("kserve.trace", "uvicorn.access"):  # per-request lines; the spool is the prediction log
         logging.getLogger(name).setLevel(logging.WARNING)
     server.start([model])

@@ -194,6 +194,11 @@ def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
 
 def validate(frame: pd.DataFrame, feature_names: list[str], what: str, min_rows: int) -> None:
     """Fail with a clear message on data no model should be trained or judged on."""
+    validate_labels(frame, what, min_rows)
+    validate_features(frame, feature_names, what)
+
+
+def validate_labels(frame: pd.DataFrame, what: str, min_rows: int) -> None:
     if len(frame) < min_rows:
         raise TrainingDataError(f"{what} has {len(frame)} rows; at least {min_rows} are needed")
     classes = sorted(int(v) for v in frame[LABEL].dropna().unique())
@@ -202,6 +207,9 @@ def validate(frame: pd.DataFrame, feature_names: list[str], what: str, min_rows:
             f"{what} has only one class ({LABEL}={classes[0] if classes else 'none'}) in {len(frame)} rows; "
             "both churned and retained customers are needed"
         )
+
+
+def validate_features(frame: pd.DataFrame, feature_names: list[str], what: str) -> None:
     absent = [c for c in feature_names if c not in frame.columns]
     if absent:
         raise TrainingDataError(f"{what} lacks feature column(s) {absent}")
@@ -213,17 +221,29 @@ def validate(frame: pd.DataFrame, feature_names: list[str], what: str, min_rows:
 def preflight(
     gold_uri: str | Path, config: SplitConfig, storage_options: dict | None = None
 ) -> dict[str, object]:
-    """Check gold data before a pipeline is launched; returns the split and row counts."""
+    """Check gold data before a pipeline is launched; returns the split and row counts.
+
+    Labels are checked per set (rows, both classes); features on the gold rows of each set's snapshot
+    days, without joining them to the labels: the pipeline's own join (Feast's point-in-time join) follows,
+    and ``build_training_data`` validates its result again."""
     split, train, evaluation = read_entity_frames(gold_uri, config, storage_options)
     features = read_gold(
         gold_uri, "fct_customer_features", storage_options, split.train_days + split.eval_days
     )
     names = gold_feature_names(features)
-    for what, entities, min_rows in (
-        ("training set", train, MIN_TRAINING_ROWS),
-        ("evaluation set", evaluation, MIN_EVAL_ROWS),
+    for what, entities, days, min_rows in (
+        ("training set", train, split.train_days, MIN_TRAINING_ROWS),
+        ("evaluation set", evaluation, split.eval_days, MIN_EVAL_ROWS),
     ):
-        validate(gold_join(features, entities), names, what, min_rows)
+        validate_labels(entities, what, min_rows)
+        rows = features[on_days(features["event_timestamp"], days)]
+        uncovered = sorted(set(days) - set(snapshot_days(rows["event_timestamp"])))
+        if uncovered:
+            listed = ", ".join(d.isoformat() for d in uncovered)
+            raise TrainingDataError(
+                f"fct_customer_features has no rows for the {what}'s snapshot day(s) {listed}"
+            )
+        validate_features(rows, names, what)
     return {**split.as_dict(), "training_rows": len(train), "eval_rows": len(evaluation)}
 
 

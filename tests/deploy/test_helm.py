@@ -73,3 +73,31 @@ def test_every_secret_configmap_and_claim_the_chart_uses_is_in_the_manifests():
     )
     assert used - declared == set()
     assert values["postgresql"]["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
+
+
+def test_prod_instance_has_the_local_pools_run_queue_limits_and_freshness(tmp_path):
+    import dagster as dg
+
+    from lakehouse_ml.orchestration.instance import INSTANCE_SETTINGS, ensure_instance_config
+    from lakehouse_ml.orchestration.pools import PREDICTIONS_POOL, RUN_QUEUE_LIMITS
+
+    values = chart_values()
+    extra = values["additionalInstanceConfig"]
+    assert extra["concurrency"] == {"pools": INSTANCE_SETTINGS["concurrency"]["pools"]}
+    assert extra["freshness"] == INSTANCE_SETTINGS["freshness"] == {"enabled": True}
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["tagConcurrencyLimits"] == list(RUN_QUEUE_LIMITS)
+    ensure_instance_config(tmp_path)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:  # Dagster accepts the local settings
+        limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+        assert limits == list(RUN_QUEUE_LIMITS)
+
+    from lakehouse_ml.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    writers = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).pools == {PREDICTIONS_POOL}
+    }
+    assert writers == {"churn_predictions", "prediction_actuals", "churn_predictions_maintenance"}

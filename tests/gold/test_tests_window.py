@@ -8,8 +8,6 @@ inside the window, or anywhere after a full refresh, fails them."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,36 +15,18 @@ import duckdb
 import pytest
 
 from lakehouse_ml.ingest.warehouse import duckdb_load_raw
-from lakehouse_ml.resources.warehouse import DBT_PROJECT_DIR, dbt_executable
 from tests.support.gold_history import (
+    FEATURES,
     FIRST_DAY_BUILT,
     WEEKLY_AS_OF,
+    build,
+    dbt,
     landed,
     new_home,
     simulated_history,
 )
 
 pytestmark = pytest.mark.slow  # three dbt builds and six dbt test runs, 2-4 min on a shared 2-core machine
-
-FEATURES = "gold.fct_customer_features"
-
-
-def dbt(home: Path, command: str, select: tuple[str, ...], *extra: str) -> subprocess.CompletedProcess:
-    command = [
-        dbt_executable(), command, *extra,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(home.parent / "dbt-target"),
-        "--log-path", str(home / "dbt-logs"),
-        "--select", *select,
-    ]  # fmt: skip
-    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PROFILE": "local"}
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-
-
-def build(home: Path, *extra: str) -> None:
-    done = dbt(home, "build", ("+fct_customer_features", "+fct_churn_labels"), *extra)
-    assert done.returncode == 0, done.stdout[-3000:]
 
 
 def failing_tests(home: Path) -> set[str]:

@@ -99,6 +99,7 @@ def _advance_and_monitor(tmp_path, monkeypatch, baseline_home, scenario):
 
 def test_drift_drill(lakehouse_home, tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEHOUSE_SERVING_PORT", str(free_port()))
+    monkeypatch.setenv("LAKEHOUSE_SERVING_GRPC_PORT", str(free_port()))
     settings = _use_home(monkeypatch, lakehouse_home)
     simulate(lakehouse_home / "raw", days=365)
     try:

@@ -107,6 +107,16 @@ def test_stable_world_ages_without_triggering(lakehouse_home):
     assert (lakehouse_home / "reports" / "feature_drift").exists()
     assert metadata["report"].value.endswith(".html")
     assert_png_chart(metadata["column_scores_chart"])
+    # each report is also a snapshot in the Evidently workspace, linked over http from the asset page
+    from lakehouse_ml.monitoring.workspace import list_snapshots
+
+    workspace = str(lakehouse_home / "evidently")
+    for kind in ("feature_drift/recent_active", "feature_drift/since_training", "prediction_drift"):
+        assert len(list_snapshots(workspace, kind)) == 1, kind
+    (recent,) = list_snapshots(workspace, "feature_drift/recent_active")
+    assert metadata["report_url"].value.startswith("http://127.0.0.1:8000/projects/")
+    assert metadata["report_url"].value.endswith(recent["id"])
+    assert metadata["recent_active/report_url"].value == metadata["report_url"].value
 
 
 def test_basket_shift_trips_data_drift(lakehouse_home):
@@ -128,6 +138,12 @@ def test_concept_shift_trips_the_outcome_signal_not_data_drift(lakehouse_home):
     assert concept["summary"]["current"]["roc_auc"] < concept["summary"]["reference"]["roc_auc"]
     assert checks["early_outcome_auc"] is False
     assert not signal(result, "data_drift")["breach"]
+    from lakehouse_ml.monitoring.workspace import list_snapshots
+
+    (stored,) = list_snapshots(str(lakehouse_home / "evidently"), "concept_drift")
+    assert stored["timestamp"].date() == AS_OF
+    url = result.asset_materializations_for_node("concept_drift_report")[0].metadata["report_url"].value
+    assert url.startswith("http://127.0.0.1:8000/projects/") and url.endswith(stored["id"])
 
 
 def test_actuals_then_performance_floor(lakehouse_home):
@@ -206,15 +222,21 @@ def test_reports_are_published_to_object_storage_and_linked(lakehouse_home, s3_e
     """A pod's disk goes with the pod: the HTML goes to LAKEHOUSE_REPORTS_URI and the verdict links it."""
     import boto3
 
+    from lakehouse_ml.monitoring.workspace import list_snapshots
     from lakehouse_ml.platform.storage import s3_filesystem
 
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="monitoring-reports")
     monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", s3_endpoint)
     monkeypatch.setenv("LAKEHOUSE_REPORTS_URI", "s3://monitoring-reports/reports")
+    monkeypatch.setenv("LAKEHOUSE_EVIDENTLY_WORKSPACE", "s3://monitoring-reports/evidently")
+    monkeypatch.setenv("LAKEHOUSE_EVIDENTLY_UI_URL", "http://evidently.example:8000")
     registry = build_world(lakehouse_home, basket=1.6)
     result, _ = run(lakehouse_home, registry, [prediction_drift_report])
     metadata = result.asset_materializations_for_node("prediction_drift_report")[0].metadata
-    uri = metadata["report_url"].value
+    uri = metadata["report"].value
     assert uri.startswith("s3://monitoring-reports/reports/prediction_drift/") and uri.endswith(".html")
-    assert signal(result, "prediction_drift")["report_uri"] == uri == metadata["report"].value
+    assert signal(result, "prediction_drift")["report_uri"] == uri
     assert b"<html" in s3_filesystem(s3_endpoint).cat_file(uri.removeprefix("s3://"))[:2000].lower()
+    (stored,) = list_snapshots("s3://monitoring-reports/evidently", "prediction_drift")
+    assert metadata["report_url"].value.startswith("http://evidently.example:8000/projects/")
+    assert metadata["report_url"].value.endswith(f"/reports/{stored['id']}")

@@ -17,6 +17,7 @@ from lakehouse_ml.monitoring.policy import (
     concept_drift_verdict,
     data_drift_verdict,
     performance_verdict,
+    prediction_drift_verdict,
 )
 from lakehouse_ml.monitoring.results import check_record, new_breaches, verdict_record
 from lakehouse_ml.predictions.table import prediction_uuid
@@ -257,6 +258,11 @@ def test_concept_and_performance_verdicts_respect_thresholds():
     assert not concept_drift_verdict(0.80, 0.79, 500, policy, [0.5, -2.9, 1.0]).breach
     assert performance_verdict(0.7, 500, policy).breach
     assert not performance_verdict(0.85, 500, policy).breach
+    # severity: how far past the threshold (the retraining cool-down retrains early only when it grows)
+    assert performance_verdict(0.7, 500, policy).severity == pytest.approx(1.5)
+    assert performance_verdict(0.85, 500, policy).severity == 0.0
+    assert concept_drift_verdict(0.80, 0.70, 500, policy).severity == pytest.approx(2.0)
+    assert prediction_drift_verdict(0.5, TriggerPolicy()).severity == pytest.approx(2.5)
     with pytest.raises(ValueError, match="accuracy_floor"):
         TriggerPolicy(accuracy_floor=1.5)
 
@@ -561,3 +567,54 @@ def test_data_weeks_start_on_the_snapshot_grid_sunday_in_any_year():
     assert all(date.fromisoformat(data_week(date(2031, 7, d))).weekday() == 6 for d in range(1, 29))
     with pytest.raises(TypeError):
         data_week("1997-03-30")
+
+
+class _EngagementModel:
+    """Scores churn by low engagement, as a trained model would before a concept change."""
+
+    version = "v1"
+    threshold = 0.5
+
+    def scores(self, frame: pd.DataFrame) -> pd.Series:
+        engagement = frame["order_count_30d"] + 0.5 * frame["order_count_90d"]
+        return 1 / (1 + np.exp(engagement - engagement.mean()))
+
+
+def test_concept_drift_reads_a_seeded_sample_and_keeps_its_verdict_on_a_clear_change():
+    from lakehouse_ml.monitoring.concept import band_shift, outcome_frame, quality
+    from lakehouse_ml.monitoring.drift import sample
+    from tests.support.monitoring_fixtures import churn_outcome, snapshot
+
+    n = 20_000
+    days = {"reference": date(2025, 3, 1), "current": date(2025, 4, 5)}
+    frames = {}
+    for seed, (side, day) in enumerate(days.items()):
+        frame = snapshot(day, n, seed=seed)
+        frames[sql.snapshot_outcomes_sql(day, 28, 14)] = frame.assign(
+            churned=churn_outcome(frame, seed, flipped=side == "current")
+        )
+
+    def verdict(sample_size: int):
+        policy = TriggerPolicy(sample_size=sample_size)
+        sides = {
+            side: outcome_frame(frames.__getitem__, _EngagementModel(), day, policy)
+            for side, day in days.items()
+        }
+        aucs = [quality(f["outcome"], f["score"], 0.5)["roc_auc"] for f in sides.values()]
+        bands = band_shift(sides["reference"], sides["current"], policy.concept_bands)
+        rows = min(len(f) for f in sides.values())
+        return rows, concept_drift_verdict(*aucs, rows, policy, [b["z"] for b in bands])
+
+    full_rows, full = verdict(n)
+    sampled_rows, sampled = verdict(2_000)
+    assert sampled_rows == 2_000 < full_rows
+    assert full.breach and sampled.breach
+    assert {r.split(" ")[0] for r in sampled.reasons} == {r.split(" ")[0] for r in full.reasons}
+
+    frame = next(iter(frames.values()))
+    drawn = sample(frame, 500, seed=42)
+    shuffled = sample(frame.sample(frac=1.0, random_state=7), 500, seed=42)
+    pd.testing.assert_frame_equal(drawn.reset_index(drop=True), shuffled.reset_index(drop=True))
+    assert set(sample(frame, 500, seed=43).index) != set(drawn.index)
+    with pytest.raises(ValueError, match="sample size"):
+        sample(frame, 0, seed=42)

@@ -217,3 +217,31 @@ def test_gate_scores_the_champion_on_the_candidates_window(good_model: Path, wea
     assert "missed by" in losing.reason and "same evaluation window" in losing.reason
     assert check_candidate(good_model, weak_model, min_roc_auc=0.5, tolerance=0.02).passed
     assert check_candidate(weak_model, good_model, min_roc_auc=0.5, tolerance=1.0).passed
+
+
+def test_gate_takes_the_candidates_recorded_evaluation_and_scores_only_the_champion(
+    good_model: Path, weak_model: Path, tmp_path: Path
+):
+    import shutil
+
+    from lakehouse_ml.registry.gate import _roc_auc
+
+    evaluation = pd.read_parquet(good_model / "evaluation_set.parquet")
+    recorded = json.loads((good_model / "metadata.json").read_text())["metrics"]["roc_auc"]
+    assert recorded == pytest.approx(_roc_auc(good_model, evaluation), abs=1e-12)  # what training recorded
+
+    candidate = tmp_path / "candidate"
+    shutil.copytree(good_model, candidate)
+    (candidate / "model.joblib").write_bytes(b"not a model: the gate must not load it")
+    assert check_candidate(candidate, None, min_roc_auc=0.65, tolerance=0.02).candidate_roc_auc == recorded
+    beaten = check_candidate(candidate, weak_model, min_roc_auc=0.5, tolerance=0.02)
+    assert beaten.passed and beaten.champion_roc_auc == pytest.approx(_roc_auc(weak_model, evaluation))
+
+    metadata = json.loads((candidate / "metadata.json").read_text())
+    metadata["metrics"]["roc_auc"] = 0.6
+    (candidate / "metadata.json").write_text(json.dumps(metadata))
+    assert "0.6000 is 0.0500 below the floor" in check_candidate(candidate, None, 0.65, 0.02).reason
+    del metadata["metrics"]["roc_auc"]
+    (candidate / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match=r"metadata.json: metrics.roc_auc must be a number, got None"):
+        check_candidate(candidate, None, 0.65, 0.02)

@@ -125,4 +125,3 @@ def test_a_gate_verdict_recorded_in_one_pod_is_read_in_another(shared, model):
     gate.record_gate("v1", passed=True, reason="re-evaluated")  # the remote's notes moved on
     deploy.record_gate("v1", passed=True, reason="again")  # a stale clone's write retries, not fails
     assert pod(shared, "reader").gate_verdict("v1") == {"passed": True, "reason": "again"}
-

@@ -67,6 +67,7 @@ def _selected(stage: str) -> bool:
 def _env(home: Path, port: int) -> dict[str, str]:
     env = dict(os.environ, LAKEHOUSE_HOME=str(home), LAKEHOUSE_PROFILE="local")
     env["LAKEHOUSE_SERVING_PORT"] = str(port)
+    env["LAKEHOUSE_SERVING_GRPC_PORT"] = str(free_port())
     env["DAGSTER_HOME"] = str(home / "dagster")
     env.pop("LAKEHOUSE_RAW_URI", None)
     env.pop("LAKEHOUSE_AS_OF", None)

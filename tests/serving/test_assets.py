@@ -1,4 +1,4 @@
-"""The Dagster wiring: deployment from the registry, batch scoring over HTTP, the spool into Iceberg."""
+"""The Dagster wiring: deployment from the registry, batch scoring in process, the spool into Iceberg."""
 
 from __future__ import annotations
 
@@ -87,9 +87,10 @@ def test_deploy_score_and_log_then_canary_promote(resources, lakehouse_home):
     assert deployment["endpoint"].startswith("http://127.0.0.1:")
     scores = _metadata(first, "batch_scores")
     active = int((sample_features(CUSTOMERS)["order_count_90d"] > 0).sum())
-    assert scores["active_customers"] == scores["scored"] == active
+    assert scores["active_customers"] == scores["scored"] == scores["rows_appended"] == active
+    assert scores["runtimes"] == {"v1": "onnxruntime"}
     logged = _metadata(first, "churn_predictions")
-    assert logged["rows_appended"] == logged["table_rows"] == active
+    assert (logged["rows_appended"], logged["table_rows"]) == (0, active)  # the batch was not spooled
 
     registry = ModelRegistry(lakehouse_home / "registry", Remote(str(lakehouse_home / "dvc-remote")))
     assert registry.production_version() == "v1"

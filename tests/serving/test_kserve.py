@@ -18,6 +18,7 @@ import pytest
 
 from lakehouse_ml.model_artifact import sha256_of
 from lakehouse_ml.resources.model_server import KServeModelServing
+from lakehouse_ml.serving.canary_analysis import parse_server_metrics
 from lakehouse_ml.serving.manifest import InferenceServiceSpec, inference_service, render
 from tests.support.model_builders import write_feature_repo, write_model
 from tests.support.ports import free_port
@@ -109,6 +110,19 @@ def test_first_deployment_canary_promote_through_the_kserve_client(pods, serving
     assert predictor["canaryTrafficPercent"] == 10 and predictor["storageUris"][0]["uri"].endswith("/v2")
     assert canary["smoke_test"]["sample"]["model_version"] == "v2"
     assert api.traffic("ml", "churn-predictor") == {"v2": 10, "v1": 90}
+
+    # The canary analysis reads each revision's per-version counters at its tag URL.
+    for url, _ in pods.values():
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{url}/v1/models/churn-predictor:predict",
+                data=b'{"instances": [{"customer_id": "c00001"}]}',
+                headers={"Content-Type": "application/json"},
+            ),
+            timeout=30,
+        ).close()
+    served = parse_server_metrics(kserve.metrics_text())
+    assert served["v1"].requests >= 1 and served["v2"].requests >= 1 and served["v2"].errors == 0
 
     promoted = kserve.promote()
     assert (promoted["stable"], promoted["canary"]) == ("v2", None)

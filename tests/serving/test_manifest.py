@@ -63,3 +63,19 @@ def test_schema_catches_a_broken_manifest():
 def test_bad_spec_is_refused(changes):
     with pytest.raises(ValueError):
         inference_service(_spec(**changes))
+
+
+def test_every_pod_serves_grpc_v2_and_the_routed_port_is_declared():
+    rest = render(inference_service(_spec()))
+    grpc = render(inference_service(_spec(protocol="grpc")))
+    for manifest in (rest, grpc):
+        jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+        assert "--grpc_port=8081" in manifest["spec"]["predictor"]["containers"][0]["args"]
+    rest_container = rest["spec"]["predictor"]["containers"][0]
+    grpc_container = grpc["spec"]["predictor"]["containers"][0]
+    assert rest_container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    assert rest_container["readinessProbe"]["httpGet"]["port"] == 8080
+    assert grpc_container["ports"] == [{"name": "h2c", "containerPort": 8081, "protocol": "TCP"}]
+    assert grpc_container["readinessProbe"] == {"tcpSocket": {"port": 8081}}
+    with pytest.raises(ValueError, match="protocol"):
+        inference_service(_spec(protocol="http2"))

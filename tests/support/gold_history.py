@@ -3,6 +3,8 @@ and ``bench/bench_gold_tests.py``."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -11,11 +13,13 @@ import pandas as pd
 import pyarrow as pa
 
 from lakehouse_ml.ingest.warehouse import duckdb_load_raw
+from lakehouse_ml.resources.warehouse import DBT_PROJECT_DIR, dbt_executable
 
 FIRST_DAY = date(2024, 1, 1)  # a Monday
 FIRST_DAY_BUILT = date(2024, 1, 7)  # first grid Sunday
 
 
+FEATURES = "gold.fct_customer_features"
 WEEKLY_AS_OF = [date(2024, 5, 1) + timedelta(days=7 * week) for week in range(4)]  # Wednesdays: off-grid
 
 
@@ -74,3 +78,21 @@ def new_home(root: Path, name: str, raw: dict[str, pa.Table]) -> Path:
     (home / "gold").mkdir(parents=True)
     duckdb_load_raw(str(home / "warehouse.duckdb"), raw)
     return home
+
+
+def dbt(home: Path, command: str, select: tuple[str, ...], *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        dbt_executable(), command, *extra,
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(home.parent / "dbt-target"),
+        "--log-path", str(home / "dbt-logs"),
+        "--select", *select,
+    ]  # fmt: skip
+    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "LAKEHOUSE_PROFILE": "local"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def build(home: Path, *extra: str) -> None:
+    done = dbt(home, "build", ("+fct_customer_features", "+fct_churn_labels"), *extra)
+    assert done.returncode == 0, done.stdout[-3000:]

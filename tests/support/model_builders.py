@@ -43,8 +43,13 @@ def sample_features(n: int, seed: int = 0):
     return frame
 
 
-def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 400) -> Path:
-    """Fit a small pipeline on synthetic data and write the model-artifact contract files."""
+def write_model(
+    folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 400, churn_after_days: int = 90
+) -> Path:
+    """Fit a small pipeline on synthetic data and write the model-artifact contract files.
+
+    Customers are labelled churned after about ``churn_after_days`` without an order: a small value gives
+    a model whose scores are far from a default one's (a bad canary)."""
     import joblib
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
@@ -53,7 +58,9 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
 
     frame = sample_features(n, seed)
     feature_names = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-    churned = (frame["days_since_last_order"] + np.random.default_rng(seed).normal(0, 30, n) > 90).astype(int)
+    churned = (
+        frame["days_since_last_order"] + np.random.default_rng(seed).normal(0, 30, n) > churn_after_days
+    ).astype(int)
     pipeline = Pipeline(
         [
             (
@@ -97,6 +104,33 @@ def write_model(folder: Path, seed: int = 0, threshold: float = 0.5, n: int = 40
     )
     training_set.to_parquet(folder / "training_set.parquet")
     compile_model_folder(folder, "training_set.parquet")  # as registration does
+    return folder
+
+
+LONG_TENURE_DAYS = 600
+
+
+def refuse_long_tenure(frame):
+    """A pipeline step with a bug: it fails on customers with a tenure over ``LONG_TENURE_DAYS``."""
+    if (frame["tenure_days"] > LONG_TENURE_DAYS).any():
+        raise ValueError(f"tenure_days over {LONG_TENURE_DAYS} not handled")
+    return frame
+
+
+def write_failing_model(folder: Path, seed: int = 0) -> Path:
+    """``write_model``'s folder whose pipeline fails to predict for long-tenure customers (a canary that
+    errors in production but passes a smoke test on other customers). Such a step has no ONNX converter,
+    so registration records it as served by scikit-learn."""
+    import joblib
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    write_model(folder, seed=seed)
+    fitted = joblib.load(folder / "model.joblib")
+    step = FunctionTransformer(refuse_long_tenure, check_inverse=False)
+    joblib.dump(Pipeline([("refuse", step), *fitted.steps]), folder / "model.joblib")
+    for compiled in ("model.onnx", "compiled.json"):
+        (folder / compiled).unlink(missing_ok=True)
     return folder
 
 

@@ -322,6 +322,7 @@ class RevisionPods(dict):
         local = {
             "--model_dir": str(model_dir),
             "--http_port": str(port),
+            "--grpc_port": str(free_port()),
             "--bind_host": "127.0.0.1",
             "--spool_dir": str(self.spool_dir),
         }

@@ -77,6 +77,12 @@ def test_preflight_reports_bad_gold_before_any_pipeline(tmp_path: Path):
     plan = preflight(gold, SMALL)
     assert plan["gap_days"] >= 90 and plan["training_rows"] == 450
     features = pd.read_parquet(gold / "fct_customer_features.parquet")
+    first_eval_day = pd.Timestamp(plan["eval_window"][0], tz="UTC")
+    features[features["event_timestamp"] != first_eval_day].to_parquet(gold / "fct_customer_features.parquet")
+    with pytest.raises(
+        TrainingDataError, match=f"no rows for the evaluation set's snapshot day.s. {plan['eval_window'][0]}"
+    ):
+        preflight(gold, SMALL)
     features["days_since_last_order"] = None
     features.to_parquet(gold / "fct_customer_features.parquet")
     with pytest.raises(TrainingDataError, match="days_since_last_order"):

@@ -4,6 +4,7 @@ import dagster as dg
 
 from lakehouse_ml.assets.monitoring import common
 from lakehouse_ml.monitoring import sql
+from lakehouse_ml.orchestration.pools import PREDICTIONS_POOL
 from lakehouse_ml.resources.iceberg import IcebergCatalog
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
@@ -14,6 +15,7 @@ from lakehouse_ml.resources.warehouse import Warehouse
     group_name=common.GROUP,
     kinds={"iceberg", "sql"},
     deps=[common.PREDICTIONS, common.ORDERS],
+    pool=PREDICTIONS_POOL,
 )
 def prediction_actuals(
     context: dg.AssetExecutionContext,

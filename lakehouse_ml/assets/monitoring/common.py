@@ -15,6 +15,7 @@ from lakehouse_ml.resources.registry import ModelRegistryResource
 
 if TYPE_CHECKING:
     from lakehouse_ml.monitoring.model import MonitoredModel
+    from lakehouse_ml.monitoring.workspace import SnapshotTarget
 
 GROUP = "monitoring"
 DEPLOYMENT = dg.AssetKey("churn_predictor_deployment")
@@ -41,6 +42,21 @@ def report_path(kind: str, as_of: date, version: str) -> Path:
     return _reports_dir() / kind / f"{as_of.isoformat()}_{version}_{stamp}.html"
 
 
+def snapshot_target(kind: str, as_of: date, version: str) -> "SnapshotTarget":
+    """Where the report of ``kind`` goes in the Evidently workspace (``LAKEHOUSE_EVIDENTLY_*``)."""
+    from lakehouse_ml.monitoring.workspace import SnapshotTarget
+
+    settings = Settings.from_env()
+    return SnapshotTarget(
+        workspace=settings.evidently_workspace,
+        ui_url=settings.evidently_ui_url,
+        kind=kind,
+        name=f"{as_of.isoformat()} {version}",
+        as_of=as_of,
+        tags=(f"model_version={version}",),
+    )
+
+
 def production_model(model_registry: ModelRegistryResource) -> "MonitoredModel":
     from lakehouse_ml.monitoring.model import MonitoredModel
 
@@ -57,9 +73,12 @@ def persist(
     summary: dict,
     report_uri: str | None,
     as_of: date | None = None,
+    snapshot_url: str | None = None,
 ) -> dict[str, dg.MetadataValue]:
     """Materialization metadata holding the verdict (read by ``drift_retrain_sensor`` from the instance),
-    the data week of ``as_of`` it judged, and the link to the published report (``publish_report``)."""
+    the data week of ``as_of`` it judged, the published HTML report (``publish_report``) and
+    ``report_url``: the snapshot in the Evidently UI when there is one (browsers do not open a ``file://``
+    link from the Dagster UI's page)."""
     week = data_week(as_of) if as_of is not None else None
     record = verdict_record(
         verdict, model_version=model_version, summary=summary, report_uri=report_uri, data_week=week
@@ -67,9 +86,12 @@ def persist(
     stored = {VERDICT_KEY: dg.MetadataValue.json(record)}
     if week:
         stored[DATA_WEEK_KEY] = dg.MetadataValue.text(week)
+    url = snapshot_url
     if report_uri:
-        url = report_uri if "://" in report_uri else Path(report_uri).as_uri()
-        stored.update(report=dg.MetadataValue.path(report_uri), report_url=dg.MetadataValue.url(url))
+        stored["report"] = dg.MetadataValue.path(report_uri)
+        url = url or (report_uri if "://" in report_uri else Path(report_uri).as_uri())
+    if url:
+        stored["report_url"] = dg.MetadataValue.url(url)
     return stored
 
 

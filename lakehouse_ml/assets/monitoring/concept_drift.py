@@ -40,7 +40,7 @@ def concept_drift_report(
     as_of = warehouse.pipeline_clock()
     days = [pd.Timestamp(d).date() for d in query_engine.query(sql.snapshot_days_sql())["day"]]
     reference_day, current_day = concept.concept_days(days, model, as_of, policy.early_horizon_days)
-    report = None
+    report = snapshot_url = None
     if reference_day is None or current_day is None or current_day <= reference_day:
         ref_quality = cur_quality = None
         bands = []
@@ -60,7 +60,13 @@ def concept_drift_report(
             [band["z"] for band in bands],
         )
         report = common.report_path("concept_drift", as_of, model.version)
-        concept.classification_report_html(reference, current, model.threshold, report)
+        snapshot_url = concept.classification_report_html(
+            reference,
+            current,
+            model.threshold,
+            report,
+            common.snapshot_target("concept_drift", as_of, model.version),
+        )
         note = (
             f"early-outcome AUC {ref_quality['roc_auc']} on {reference_day} "
             f"vs {cur_quality['roc_auc']} on {current_day}"
@@ -76,7 +82,12 @@ def concept_drift_report(
         "as_of": as_of.isoformat(),
     }
     stored = common.persist(
-        verdict, model.version, summary, common.publish_report(report) if report else None, as_of=as_of
+        verdict,
+        model.version,
+        summary,
+        common.publish_report(report) if report else None,
+        as_of=as_of,
+        snapshot_url=snapshot_url,
     )
     for reason in verdict.reasons:
         context.log.warning(f"concept drift: {reason}")

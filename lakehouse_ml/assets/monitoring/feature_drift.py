@@ -49,6 +49,7 @@ def feature_drift_report(
     model = common.production_model(model_registry)
     as_of = warehouse.pipeline_clock()
     results, reasons, metadata, report_uris = {}, [], {}, {}
+    severity = 0.0
     for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):
         report = common.report_path(f"feature_drift/{name}", as_of, model.version)
         result = drift_report(
@@ -61,6 +62,7 @@ def feature_drift_report(
             seed=policy.sample_seed,
             html_path=report,
             noise=policy.noise() if triggers else None,
+            snapshot_to=common.snapshot_target(f"feature_drift/{name}", as_of, model.version),
         )
         report_uris[name] = common.publish_report(report)
         verdict = data_drift_verdict(result.column_scores, policy, result.noise_floors)
@@ -76,9 +78,11 @@ def feature_drift_report(
         }
         if triggers:
             reasons += [f"{name}: {reason}" for reason in verdict.reasons]
+            severity = max(severity, verdict.severity)
         metadata.update(
             {
                 f"{name}/report": dg.MetadataValue.path(report_uris[name]),
+                f"{name}/report_url": dg.MetadataValue.url(result.snapshot_url),
                 f"{name}/drifted_share": float(result.drifted_share),
                 f"{name}/signal_drifted_share": float(share),
                 f"{name}/rows": dg.MetadataValue.text(f"{result.reference_rows} vs {result.current_rows}"),
@@ -86,7 +90,7 @@ def feature_drift_report(
                 **{f"{name}/noise_floor/{col}": float(floor) for col, floor in result.noise_floors.items()},
             }
         )
-    verdict = Verdict("data_drift", bool(reasons), reasons)
+    verdict = Verdict("data_drift", bool(reasons), reasons, severity)
     triggering = [r for r in results.values() if r["triggers"]]
     main_name = "recent_active" if "recent_active" in results else "since_training"
     main = results[main_name]
@@ -96,6 +100,7 @@ def feature_drift_report(
         {"as_of": as_of.isoformat(), "comparisons": results},
         report_uris[main_name],
         as_of=as_of,
+        snapshot_url=main["snapshot_url"],
     )
     for reason in reasons:
         context.log.warning(f"data drift: {reason}")

@@ -55,7 +55,9 @@ def model_performance_metrics(
     ]
     breaching = [(version, verdict) for version, verdict in verdicts if verdict.breach]
     reasons = [f"model {version}: {reason}" for version, verdict in breaching for reason in verdict.reasons]
-    verdict = Verdict("performance", bool(breaching), reasons)
+    verdict = Verdict(
+        "performance", bool(breaching), reasons, max((v.severity for _, v in breaching), default=0.0)
+    )
     for reason in reasons:
         context.log.warning(f"performance below floor: {reason}")
     summary = {

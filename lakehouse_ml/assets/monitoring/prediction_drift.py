@@ -54,6 +54,7 @@ def prediction_drift_report(
         sample_size=policy.sample_size,
         seed=policy.sample_seed,
         html_path=report,
+        snapshot_to=common.snapshot_target("prediction_drift", as_of, model.version),
     )
     score = result.column_scores["churn_score"]
     verdict = prediction_drift_verdict(score, policy)
@@ -64,7 +65,14 @@ def prediction_drift_report(
         "reference_mean": float(reference["churn_score"].mean()),
         "current_mean": float(current["churn_score"].mean()),
     }
-    stored = common.persist(verdict, model.version, summary, common.publish_report(report), as_of=as_of)
+    stored = common.persist(
+        verdict,
+        model.version,
+        summary,
+        common.publish_report(report),
+        as_of=as_of,
+        snapshot_url=result.snapshot_url,
+    )
     for reason in verdict.reasons:
         context.log.warning(f"prediction drift: {reason}")
     yield dg.MaterializeResult(
