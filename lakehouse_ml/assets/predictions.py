@@ -14,10 +14,12 @@ from lakehouse_ml.resources.registry import ModelRegistryResource
 from lakehouse_ml.resources.warehouse import GOLD_SCHEMA, Warehouse
 
 
+# fct_customer_features: the scores read the newest gold snapshot, so in daily_refresh (no deployment in
+# the job to order it by) the landing must reach gold first
 @dg.asset(
     group_name="serving",
     kinds={"onnx", "python", "iceberg"},
-    deps=[churn_predictor_deployment],
+    deps=[churn_predictor_deployment, dg.AssetKey("fct_customer_features")],
     pool=PREDICTIONS_POOL,  # it appends to ml.churn_predictions, as the other writers do
 )
 def batch_scores(

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         gt=0,
         description="days after a prediction's scoring day until its actual falls due (shorter in drills)",
     )
+    landing_sensor_interval_seconds: int = Field(
+        30, gt=0, description="least seconds between two ticks of raw_landing_sensor (shorter in drills)"
+    )
+    drift_sensor_interval_seconds: int = Field(
+        300, gt=0, description="least seconds between two ticks of drift_retrain_sensor (shorter in drills)"
+    )
     serving_grpc_port: int = Field(
         8081, gt=0, lt=65536, description="local model server's gRPC V2 port on 127.0.0.1 (KServe's default)"
     )

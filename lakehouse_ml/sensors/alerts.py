@@ -81,6 +81,13 @@ def _streams():
     yield "rollback", canary_analysis.key, "fetch_materializations", _rollback_alert
 
 
+def _evaluated(record) -> bool:
+    """Not a check only planned: its step still runs (or failed first) and may evaluate it later, under
+    the same record id, so it is neither alerted nor marked as seen."""
+    event = record.event.dagster_event if record.event else None
+    return event is not None and isinstance(event.event_specific_data, dg.AssetCheckEvaluation)
+
+
 def _check_alert(alerts: AlertChannel, record) -> Alert | None:
     evaluation = record.event.dagster_event.event_specific_data if record.event else None
     if evaluation is None or evaluation.passed:
@@ -129,7 +136,7 @@ def lakehouse_alerts_sensor(context: dg.SensorEvaluationContext, alerts: AlertCh
     for check_key in sorted(check_keys, key=lambda k: k.to_user_string()):
         record = context.instance.get_latest_asset_check_evaluation_record(check_key)
         name = check_key.to_user_string()
-        if record is None or record.id <= state["checks"].get(name, 0):
+        if record is None or record.id <= state["checks"].get(name, 0) or not _evaluated(record):
             continue
         state["checks"][name] = record.id
         alert = _check_alert(alerts, record) if record.create_timestamp >= since else None

@@ -92,7 +92,7 @@ def _retrain_in_flight(instance: dg.DagsterInstance) -> bool:
 @dg.sensor(
     name="drift_retrain_sensor",
     job_name=RETRAIN_JOB_NAME,
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=Settings.from_env().drift_sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="One retrain_churn_model run per new drift or performance breach (docs/trigger-policy.md).",
 )

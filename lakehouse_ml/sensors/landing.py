@@ -30,6 +30,7 @@ from lakehouse_ml.orchestration.jobs import (
     daily_refresh,
     whole_loop,
 )
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources.landing_zone import LandingZone
 from lakehouse_ml.sensors.drift import IN_FLIGHT
 
@@ -60,7 +61,7 @@ def _incomplete(files: dict[str, str]) -> str | None:
 @dg.sensor(
     name=SENSOR_NAME,
     jobs=[daily_refresh, whole_loop],
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=Settings.from_env().landing_sensor_interval_seconds,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="New or rewritten files in the raw landing zone start daily_refresh (whole_loop before "
     "the first model), once per landing.",

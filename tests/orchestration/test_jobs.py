@@ -36,3 +36,12 @@ def test_the_refresh_resolves_in_definitions_without_training_or_serving():
     assets = dg.load_assets_from_modules([actuals, performance])
     keys = _refresh_keys(dg.Definitions(assets=assets, jobs=[daily_refresh], resources=defs.resources))
     assert keys == {"prediction_actuals", "model_performance_metrics"}
+
+
+def test_the_refresh_scores_only_after_the_landing_reached_gold():
+    """batch_scores reads the newest gold snapshot, and the refresh holds no deployment to order it by:
+    without its own dependency it ran first and scored the previous landing's features."""
+    job = defs.resolve_job_def(REFRESH_JOB_NAME)
+    structure = job.graph.dependency_structure
+    upstream = {handle.node_name for handle in structure.all_upstream_outputs_from_node("batch_scores")}
+    assert upstream == {"lakehouse_dbt_models"}

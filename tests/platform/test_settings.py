@@ -34,6 +34,7 @@ def test_values_are_parsed_and_empty_means_unset(lakehouse_home, monkeypatch):
         ("LAKEHOUSE_AS_OF", "02/03/2025"),
         ("LAKEHOUSE_SERVING_PORT", "70000"),
         ("LAKEHOUSE_SERVING_PORT", "http"),
+        ("LAKEHOUSE_DRIFT_SENSOR_INTERVAL_SECONDS", "0"),
     ],
 )
 def test_a_bad_value_fails_naming_the_variable_and_the_value(lakehouse_home, monkeypatch, name, value):

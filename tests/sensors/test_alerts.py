@@ -218,3 +218,36 @@ def test_a_first_tick_skips_history_older_than_its_lookback(instance, caplog, mo
         _tick(instance, channel, cursor)
     lines = [r.getMessage() for r in caplog.records if r.name == "lakehouse_ml.alerts"]
     assert len(lines) == 1 and "concept_drift breach" in lines[0]
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec("rows_counted", asset="broken_table", blocking=True)])
+def broken_table():
+    raise ValueError("the step fails before its check is evaluated")
+
+
+def test_a_check_planned_but_not_evaluated_neither_breaks_the_tick_nor_hides_its_later_failure(
+    instance, caplog
+):
+    """A step that fails (or still runs) leaves its check planned, with no evaluation: the tick used to
+    fail on it, so alerts sent earlier in that tick were sent again at every later tick."""
+    dg.materialize([broken_table], instance=instance, raise_on_error=False)
+    defs = dg.Definitions(assets=[broken_table])
+    channel = LogAlerts(ui_url=UI)
+
+    def tick(cursor=None):
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=defs, resources={"alerts": channel}
+        )
+        return lakehouse_alerts_sensor.evaluate_tick(context).cursor
+
+    rollback = {"decision": "rollback", "canary_version": "v3", "stable_version": "v2", "reasons": "- PSI"}
+    instance.report_runless_asset_event(dg.AssetMaterialization(canary_analysis.key, metadata=rollback))
+    with caplog.at_level(logging.WARNING, logger="lakehouse_ml.alerts"):
+        cursor = tick(tick())
+        failed = dg.AssetCheckEvaluation(
+            asset_key=broken_table.key, check_name="rows_counted", passed=False, description="0 rows"
+        )
+        instance.report_runless_asset_event(failed)
+        tick(cursor)
+    sent = [r.getMessage().split("]")[0].removeprefix("ALERT [") for r in caplog.records]
+    assert sent == ["canary_rollback", "check_failure"]

@@ -5,6 +5,7 @@ ephemeral or PostgreSQL as in prod."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -150,6 +151,31 @@ def test_a_tick_reads_stored_verdicts_without_loading_drift_code(lakehouse_home)
     requests, loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert requests == 1
     assert loaded == []
+
+
+def test_sensor_intervals_come_from_the_settings(lakehouse_home):
+    """Drills shorten the sensors' intervals through settings; the defaults are the documented ones."""
+    code = (
+        "import json; from lakehouse_ml.sensors import drift_retrain_sensor, raw_landing_sensor\n"
+        "print(json.dumps([s.minimum_interval_seconds for s in (raw_landing_sensor, drift_retrain_sensor)]))"
+    )
+    shortened = {
+        "LAKEHOUSE_LANDING_SENSOR_INTERVAL_SECONDS": "3",
+        "LAKEHOUSE_DRIFT_SENSOR_INTERVAL_SECONDS": "4",
+    }
+    intervals = []
+    for overrides in ({}, shortened):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=project_root(),
+            env={**os.environ, **overrides},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        intervals.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert intervals == [[30, 300], [3, 4]]
 
 
 def test_a_malformed_verdict_fails_with_the_asset_named(instance):
