@@ -16,15 +16,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from lakehouse_ml.platform.settings import Settings
 
 Action = Literal["retrain", "alert", "skip"]
 
 
 @dataclass(frozen=True)
 class RetrainingPolicy:
-    cooldown_days: int = 7
-    growth_factor: float = 1.5
+    """Defaults: the ``retrain_*`` settings (``from_settings``)."""
+
+    cooldown_days: int
+    growth_factor: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetrainingPolicy:
+        return cls(settings.retrain_cooldown_days, settings.retrain_growth_factor)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def drift_retrain_sensor(context: dg.SensorEvaluationContext):
             cursor=cursor_with(),
         )
     settings = Settings.from_env()
-    policy = RetrainingPolicy(settings.retrain_cooldown_days, settings.retrain_growth_factor)
+    policy = RetrainingPolicy.from_settings(settings)
     data = landed_data(context.instance)
     last = LastRetraining.from_dict(kept[RETRAINING_KEY]) if RETRAINING_KEY in kept else None
     decision = decide_retraining(breaches, data, gate_failed_data(context.instance), last, policy)

@@ -40,14 +40,16 @@ Action = Literal["promote", "rollback", "wait"]
 
 @dataclass(frozen=True)
 class CanaryPolicy:
-    min_passes: int = 3
-    min_predictions: int = 200
-    max_error_rate: float = 0.01
-    max_latency_ratio: float = 2.0
-    latency_floor_ms: float = 5.0
-    max_score_psi: float = 0.2
-    min_labelled: int = 100
-    max_auc_drop: float = 0.05
+    """The canary policy's numbers; their defaults live in one place, the ``canary_*`` settings."""
+
+    min_passes: int
+    min_predictions: int
+    max_error_rate: float
+    max_latency_ratio: float
+    latency_floor_ms: float
+    max_score_psi: float
+    min_labelled: int
+    max_auc_drop: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CanaryPolicy:

@@ -17,6 +17,7 @@ from lakehouse_ml.monitoring.retraining import (
     RetrainingPolicy,
     decide_retraining,
 )
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.sensors import drift_retrain_sensor
 from lakehouse_ml.sensors.drift import DATA_TAG, RAW_ORDERS
 
@@ -101,5 +102,7 @@ def test_a_candidate_that_failed_the_gate_is_not_retrained_on_the_same_data(inst
 def test_policy_without_a_data_clock_does_not_apply_the_cooldown():
     last = LastRetraining(None, None, 1.0, ("data_drift",), "v1")
     breach = {"signal": "data_drift", "model_version": "v1", "severity": 1.0, "result_id": "r"}
-    decision = decide_retraining([breach], DataState(), None, last, RetrainingPolicy())
+    decision = decide_retraining(
+        [breach], DataState(), None, last, RetrainingPolicy.from_settings(Settings.from_env({}))
+    )
     assert decision.action == "retrain"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.serving.canary_analysis import (
     CanaryPolicy,
     CanaryState,
@@ -20,7 +22,9 @@ from lakehouse_ml.serving.canary_analysis import (
     state_metadata,
 )
 
-POLICY = CanaryPolicy(min_passes=2, min_predictions=100, min_labelled=50)
+POLICY = dataclasses.replace(
+    CanaryPolicy.from_settings(Settings.from_env({})), min_passes=2, min_predictions=100, min_labelled=50
+)
 START = datetime(2026, 3, 1, tzinfo=UTC)
 HEALTHY = {
     "v1": ServedCounts(requests=90, errors=0, seconds_sum=0.09, timed=90),
