@@ -32,8 +32,9 @@ def _metrics(model_dir: Path) -> dict:
 def bytecode_cache(cache_dir: Path) -> Iterator[None]:
     """Let component processes share a bytecode cache outside the source tree.
 
-    Each component is a fresh interpreter; with PYTHONDONTWRITEBYTECODE set and no .pyc files in
-    the environment, every one recompiles kfp, pandas and scikit-learn (about 4x the import time).
+    With PYTHONDONTWRITEBYTECODE set and no .pyc files in the environment, every interpreter that
+    starts a component (the shared worker, or each component's own process) recompiles kfp, pandas
+    and scikit-learn (about 4x the import time).
     """
     saved = {key: os.environ.get(key) for key in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -49,16 +50,26 @@ def bytecode_cache(cache_dir: Path) -> Iterator[None]:
 
 
 def run_local(
-    lakehouse_home: Path, gold_uri: str, pipeline_root: Path, arguments: PipelineArguments
+    lakehouse_home: Path,
+    gold_uri: str,
+    pipeline_root: Path,
+    arguments: PipelineArguments,
+    one_interpreter: bool = True,
 ) -> TrainingRun:
+    """Run the pipeline through ``kfp.local``. The components, run one after the other, share one warm
+    interpreter (``component_worker``); ``one_interpreter=False`` gives each its own process, as
+    kfp.local does by itself (the benchmarks' baseline)."""
     import kfp.local
 
+    from lakehouse_ml.training.component_worker import FEAST_PRELOAD, PRELOAD, shared_interpreter
     from lakehouse_ml.training.pipeline import TrainingRun, churn_training_pipeline, compile_package
 
     pipeline_root.mkdir(parents=True, exist_ok=True)
-    package = compile_package(pipeline_root / "churn_training_pipeline.yaml")
-    kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    with warnings.catch_warnings(), bytecode_cache(pipeline_root / ".pycache"):
+    preload = PRELOAD + (FEAST_PRELOAD if arguments.feature_source == "feast" else ())
+    shared = shared_interpreter(preload) if one_interpreter else contextlib.nullcontext()
+    with warnings.catch_warnings(), bytecode_cache(pipeline_root / ".pycache"), shared:
+        package = compile_package(pipeline_root / "churn_training_pipeline.yaml")
+        kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
         # the components name the project image for clusters; locally they run in this environment
         warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
         run = churn_training_pipeline(
