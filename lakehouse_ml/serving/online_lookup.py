@@ -48,9 +48,9 @@ class OnlineFeatures:
 
         Each customer's stored row is as of the snapshot day it last changed; the day counts computed at
         request time (``features.request_time``) are moved forward to the clock. Reads each feature view
-        of the service with the online store's own ``online_read`` (what
-        ``FeatureStore.get_online_features`` calls per view), the clock in the same call: its request
-        planning and response building cost a single-row request three times the read itself.
+        of the service, and the clock with it in one call, with the online store's own ``online_read``
+        (what ``FeatureStore.get_online_features`` calls per view, whose request planning and response
+        building cost a single-row request three times the read itself).
         """
         try:
             values, days, clock = self._read(customer_ids)
