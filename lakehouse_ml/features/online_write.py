@@ -4,8 +4,9 @@ changed, not the whole population.
 The snapshot written is Feast's: each customer's latest gold row in [clock - ttl, clock]. A customer is
 written when the hash of its stored state (``request_time.stored_state``: the features that are not
 computed at request time, and the anchor days of the two that are) differs from the hash recorded at
-the previous write, or when it is new. Beside the rows, the write stores the clock under
-``request_time.CLOCK_ENTITY``, in the same call (one sqlite transaction), and then records the window
+the previous write, or when it is new. After the rows, the write stores the clock under
+``request_time.CLOCK_ENTITY`` (a reader in between sees new rows with the previous clock: each row is
+served as of its own snapshot day or the clock, whichever is later), and then records the window
 in the Feast registry (as ``feast materialize`` does) and the hashes in a Parquet file beside the gold
 table (``online_state_uri``).
 
@@ -67,17 +68,23 @@ def online_state_uri(gold: GoldSource) -> str:
 
 
 def latest_snapshot(gold: GoldSource, start: datetime, end: datetime) -> tuple[pa.Table, int]:
-    """Each customer's latest gold row with start <= event_timestamp <= end, and the rows read."""
+    """Each customer's latest gold row with start <= event_timestamp <= end, and the rows read.
+
+    Gold files are written in event_timestamp order, so the latest row is a customer's last one: found
+    by hashing the ids, not sorting them (a fifth of the time at 1M customers); other files are sorted.
+    """
+    import pandas as pd
+    import pyarrow.compute as pc
+
     if read_gold_schema(gold).field(TIMESTAMP_FIELD).type.tz is None:  # naive gold timestamps are UTC
         start, end = (t.astimezone(UTC).replace(tzinfo=None) for t in (start, end))
     filters = [(TIMESTAMP_FIELD, ">=", start), (TIMESTAMP_FIELD, "<=", end)]
     table = read_gold_table(gold, [ENTITY_KEY, TIMESTAMP_FIELD, *FEATURE_NAMES], filters=filters)
-    keys = table.select([ENTITY_KEY, TIMESTAMP_FIELD]).to_pandas()
-    keys["row"] = np.arange(len(keys))
-    latest = keys.sort_values([ENTITY_KEY, TIMESTAMP_FIELD], kind="stable").drop_duplicates(
-        ENTITY_KEY, keep="last"
-    )
-    return table.take(pa.array(latest["row"].to_numpy())), table.num_rows
+    stamps = table.column(TIMESTAMP_FIELD)
+    if len(stamps) > 1 and not pc.all(pc.greater_equal(stamps[1:], stamps[:-1])).as_py():
+        table = table.sort_by([(TIMESTAMP_FIELD, "ascending")])
+    ids = pd.Series(table.column(ENTITY_KEY).to_numpy(zero_copy_only=False))
+    return table.filter(pa.array(~ids.duplicated(keep="last").to_numpy())), table.num_rows
 
 
 def refresh_online(store: feast.FeatureStore, gold: GoldSource, end: datetime | None = None) -> OnlineWrite:
@@ -98,7 +105,8 @@ def refresh_online(store: feast.FeatureStore, gold: GoldSource, end: datetime | 
         positions = previous_ids.get_indexer(ids)
         changed = (positions < 0) | (previous_hashes[np.maximum(positions, 0)] != hashes)
     written = snapshot.filter(pa.array(changed))
-    _write(store, view, pa.concat_tables([written, _clock_row(snapshot.schema, end)]))
+    _write(store, view, written)
+    _write(store, view, _clock_row(snapshot.schema, end))  # apart: its nulls would slow the column-wise write
     store.registry.apply_materialization(view, store.project, start, end)
     _save_state(gold, ids, hashes, end)
     return OnlineWrite(
@@ -164,6 +172,8 @@ def _write(store: feast.FeatureStore, view, table: pa.Table) -> None:
 
     from lakehouse_ml.features.feast_plugins import LakehouseSqliteOnlineStore, join_key_types
 
+    if not table.num_rows:
+        return
     online = store._get_provider().online_store
     if isinstance(online, LakehouseSqliteOnlineStore) and online.can_write_arrow(store.config, view):
         online.online_write_arrow(store.config, view, table)
