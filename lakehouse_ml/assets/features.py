@@ -47,23 +47,26 @@ def feast_definitions(
 def online_features(feature_store: FeatureStoreResource) -> dg.MaterializeResult:
     """The latest churn features per customer in the Feast online store, up to the pipeline clock.
 
-    The model server reads features from here at prediction time; materializing after every gold
-    rebuild keeps serving on the same data the next model is trained on.
+    The model server reads features from here at prediction time; writing after every gold rebuild
+    keeps serving on the same data the next model is trained on. Only customers whose stored values
+    changed are written (everyone on the first write); days since the last order and tenure are computed
+    at request time from the stored clock (``lakehouse_ml/features/online_write.py``, ``request_time.py``).
     """
-    from lakehouse_ml.features.materialize import materialize_online
+    from lakehouse_ml.features.online_write import refresh_online
 
-    with naming_unavailable_services("materializing the online store"):
-        result = materialize_online(feature_store.open(), feature_store.gold_source())
+    with naming_unavailable_services("writing the online store"):
+        result = refresh_online(feature_store.open(), feature_store.gold_source())
     return dg.MaterializeResult(
         metadata={
             "rows": result.rows,
-            "entities_written": result.entities,
+            "entities": result.entities,
+            "entities_written": result.written,
+            "entities_unchanged": result.unchanged,
+            "full_write": result.full,
+            "write_reason": result.reason,
             "window_start": dg.MetadataValue.timestamp(result.start),
             "window_end": dg.MetadataValue.timestamp(result.end),
-            "incremental": result.incremental,
             "seconds": round(result.seconds, 3),
-            "rows_per_second": round(result.rows_per_second, 1),
-            "entities_per_second": round(result.entities_per_second, 1),
         }
     )
 

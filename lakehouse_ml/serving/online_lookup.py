@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from lakehouse_ml.features.request_time import CLOCK_ENTITY, as_of_day, at_request
 from lakehouse_ml.features.store import ENTITY_KEY, FEATURE_SERVICE
 
 SCALAR_KINDS = frozenset(
@@ -42,35 +43,45 @@ class OnlineFeatures:
     def rows_and_days(
         self, customer_ids: Sequence[str], feature_names: Sequence[str]
     ) -> tuple[list[list | None], list[date | None]]:
-        """``rows`` and, per customer, the day of its features' event timestamp (the snapshot day, i.e. the
-        pipeline clock the features were built for; the newest one over the service's views).
+        """``rows`` and, per customer, the day its features are as of: the online store's clock (the
+        pipeline-clock day it was last written for), never before the row's own snapshot day.
 
-        Reads each feature view of the service with the online store's own ``online_read`` (what
-        ``FeatureStore.get_online_features`` calls per view): its request planning and response
-        building cost a single-row request three times the read itself.
+        Each customer's stored row is as of the snapshot day it last changed; the day counts computed at
+        request time (``features.request_time``) are moved forward to the clock. Reads each feature view
+        of the service, and the clock with it in one call, with the online store's own ``online_read``
+        (what ``FeatureStore.get_online_features`` calls per view, whose request planning and response
+        building cost a single-row request three times the read itself).
         """
         try:
-            values, days = self._read(customer_ids)
+            values, days, clock = self._read(customer_ids)
         except Exception as err:  # any store failure (connection, timeout, lock, missing table) is a 503
             raise OnlineStoreUnavailable(f"online store unavailable: {type(err).__name__}: {err}") from err
         rows: list[list | None] = []
-        for found in values:
+        as_of_days: list[date | None] = []
+        for found, day in zip(values, days, strict=True):
+            as_of = as_of_day(clock, day)
+            found = at_request(found, day, as_of)
             row = [found.get(name) for name in feature_names]
-            rows.append(None if any(value is None for value in row) else row)
-        return rows, [day if row is not None else None for row, day in zip(rows, days, strict=True)]
+            missing = any(value is None for value in row)
+            rows.append(None if missing else row)
+            as_of_days.append(None if missing else as_of)
+        return rows, as_of_days
 
-    def _read(self, customer_ids: Sequence[str]) -> tuple[list[dict], list[date | None]]:
+    def _read(self, customer_ids: Sequence[str]) -> tuple[list[dict], list[date | None], date | None]:
         from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 
         values: list[dict] = [{} for _ in customer_ids]
         days: list[date | None] = [None] * len(customer_ids)
+        clock: date | None = None
         config = self._store.config
         for view, names, key_type in self._views:
             keys = [
                 EntityKey(join_keys=[ENTITY_KEY], entity_values=[proto])
-                for proto in _entity_values(key_type, customer_ids)
+                for proto in _entity_values(key_type, [*customer_ids, CLOCK_ENTITY])
             ]
-            read = self._online_store.online_read(config, view, keys, names)
+            *read, (clock_ts, _) = self._online_store.online_read(config, view, keys, names)
+            if clock_ts is not None:
+                clock = clock_ts.date() if clock is None else max(clock, clock_ts.date())
             for index, (found, (event_ts, features)) in enumerate(zip(values, read, strict=True)):
                 for name in names:
                     if features and name in features:
@@ -78,7 +89,7 @@ class OnlineFeatures:
                 if event_ts is not None:
                     day = event_ts.date()
                     days[index] = day if days[index] is None else max(days[index], day)
-        return values, days
+        return values, days, clock
 
 
 def _python_value(proto):

@@ -39,6 +39,7 @@ def test_assets_apply_materialize_and_pass_the_consistency_check(lakehouse_home,
     online = result.asset_materializations_for_node("online_features")[0].metadata
     assert online["rows"].value == len(gold)
     assert online["entities_written"].value == 8
+    assert online["full_write"].value is True
     assert online["window_end"].value == SNAPSHOTS[-1].replace(tzinfo=UTC).timestamp()
 
     (check,) = result.get_asset_check_evaluations()
@@ -46,8 +47,13 @@ def test_assets_apply_materialize_and_pass_the_consistency_check(lakehouse_home,
     assert check.passed
     assert check.metadata["entities_checked"].value == 8
 
-    again = dg.materialize([feast_definitions], resources={"feature_store": feature_store_resource})
+    again = dg.materialize(
+        [feast_definitions, online_features], resources={"feature_store": feature_store_resource}
+    )
     assert again.asset_materializations_for_node("feast_definitions")[0].metadata["changed"].value == 0
+    rewritten = again.asset_materializations_for_node("online_features")[0].metadata
+    assert (rewritten["entities_written"].value, rewritten["entities_unchanged"].value) == (0, 8)
+    assert rewritten["full_write"].value is False
 
 
 def test_consistency_check_fails_listing_the_skewed_entities(lakehouse_home, feature_store_resource):

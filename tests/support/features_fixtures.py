@@ -69,3 +69,52 @@ def latest_values(gold: pd.DataFrame, customer_id: str, features: list[str]) -> 
     """The customer's feature values on the last snapshot day of the gold table."""
     last = gold[gold["event_timestamp"] == gold["event_timestamp"].max()].set_index("customer_id")
     return last.loc[customer_id, features].tolist()
+
+
+def world_gold(
+    signups: dict[str, int], orders: dict[str, list[tuple[int, float]]], days: list[int]
+) -> pd.DataFrame:
+    """Gold rows of a small consistent world, by ``fct_customer_features``'s definitions: customers
+    sign up on day ``signups[c]`` and order (day, amount) ``orders[c]``; one row per customer per
+    snapshot day of ``days`` (day numbers since 1970-01-01) on or after its signup."""
+    rows = []
+    for day in days:
+        for customer, signup in signups.items():
+            if signup > day:
+                continue
+            placed = [(d, amount) for d, amount in orders.get(customer, []) if d <= day]
+            value = sum(amount for _, amount in placed)
+            since = day - max((d for d, _ in placed), default=signup)
+            tenure = day - signup
+            in_90 = sum(1 for d, _ in placed if d > day - 90)
+            if tenure < 30:
+                segment = "new"
+            elif since > 90:
+                segment = "dormant"
+            elif since > 45 or not placed:
+                segment = "at_risk"
+            else:
+                segment = "loyal" if in_90 >= 4 else "active"
+            rows.append(
+                {
+                    "customer_id": customer,
+                    "event_timestamp": datetime(1970, 1, 1) + timedelta(days=day),
+                    "lifetime_value": value,
+                    "order_count_30d": sum(1 for d, _ in placed if d > day - 30),
+                    "order_count_90d": in_90,
+                    "avg_order_value": value / len(placed) if placed else 0.0,
+                    "days_since_last_order": since,
+                    "tenure_days": tenure,
+                    "customer_segment": segment,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=GOLD_COLUMNS)
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"]).astype("datetime64[us]")
+    return frame.astype(
+        {
+            "order_count_30d": "int64",
+            "order_count_90d": "int64",
+            "days_since_last_order": "int64",
+            "tenure_days": "int64",
+        }
+    )
