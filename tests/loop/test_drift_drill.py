@@ -69,7 +69,7 @@ def _materialize(instance, selection, run_config=None, **resource_overrides):
     week of the clock they left (``tests.support.weeks``)."""
     assets, checks = _definitions()
     resources = {**build_resources(Settings.from_env()), **resource_overrides}
-    graph = dg.Definitions(assets=assets, asset_checks=checks).resolve_asset_graph()
+    graph = dg.Definitions(assets=assets, asset_checks=checks, resources=resources).resolve_asset_graph()
     others, weekly = split_by_week(graph, selection.resolve(graph))
     result = None
     for keys in (others, weekly):
