@@ -101,13 +101,19 @@ class Drill:
         self.instance, self.settings, self.defs = instance, settings, defs
         self.everything = defs.resolve_implicit_global_asset_job_def()
 
-    def execute(self, title: str, job, **kwargs):
-        from lakehouse_ml.cli.run import execute_with_progress, print_failures
+    def execute(self, title: str, job, selection=None, **kwargs):
+        """Run ``job`` in process; given its ``selection``, in data-week parts (``execute_by_week``)."""
+        from lakehouse_ml.cli.run import execute_by_week, execute_with_progress, print_failures
 
         print(f"lakehouse-ml drill: {title}")
-        result, progress, log_path = execute_with_progress(
-            job, self.instance, self.settings, "drill", **kwargs
-        )
+        if selection is None:
+            result, progress, log_path = execute_with_progress(
+                job, self.instance, self.settings, "drill", **kwargs
+            )
+        else:
+            result, progress, log_path = execute_by_week(
+                self.defs, job, selection, self.instance, self.settings, "drill", **kwargs
+            )
         if progress.failures:
             print_failures(progress, log_path)
         return result
@@ -116,13 +122,16 @@ class Drill:
         return loop_state(self.defs.resources, self.instance)
 
     def ensure_baseline(self) -> bool:
+        import dagster as dg
+
         if self.state().stable is not None:
             return True
-        return self.execute("no production model yet: baseline run of every asset", self.everything).success
+        title = "no production model yet: baseline run of every asset"
+        return self.execute(title, self.everything, dg.AssetSelection.all()).success
 
     def monitor(self, scenario: str, days: int):
         """Advance the landing zone, run ``daily_refresh`` (the job a landing starts), tick the sensor."""
-        from lakehouse_ml.orchestration.jobs import REFRESH_JOB_NAME
+        from lakehouse_ml.orchestration.jobs import REFRESH_JOB_NAME, REFRESH_SELECTION
         from lakehouse_ml.sensors import drift_retrain_sensor
         from lakehouse_ml.sensors.manual_tick import evaluate_tick
         from lakehouse_ml.simulator import simulate
@@ -136,7 +145,8 @@ class Drill:
         print(f"lakehouse-ml drill: landing zone advanced {days} days, scenario {scenario}")
         print(f"  {summary.describe()}")
         refresh = self.defs.resolve_job_def(REFRESH_JOB_NAME)
-        if not self.execute(f"{REFRESH_JOB_NAME}: gold, features, scores, monitoring", refresh).success:
+        title = f"{REFRESH_JOB_NAME}: gold, features, scores, monitoring"
+        if not self.execute(title, refresh, REFRESH_SELECTION).success:
             return None
         requests = evaluate_tick(self.instance, self.defs, drift_retrain_sensor)
         print(f"lakehouse-ml drill: drift_retrain_sensor requested {len(requests)} run(s)")

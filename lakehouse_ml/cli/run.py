@@ -3,6 +3,10 @@
 The terminal gets one line per asset and a summary; everything else written while the run executes
 (Dagster's event log, dbt, KFP, DVC) goes to ``$LAKEHOUSE_HOME/logs/run-<time>.log``, and the events
 are stored in the Dagster instance, where the UI shows them.
+
+The monitoring assets are partitioned by data week, and the week is known only once gold is built: a job
+that holds them runs in two parts (``execute_by_week``), as ``raw_landing_sensor``'s one run does with the
+week it reads from the landing.
 """
 
 from __future__ import annotations
@@ -104,6 +108,32 @@ def execute_with_progress(job, instance, settings: Settings, log_name: str, **kw
     return result, progress, log_path
 
 
+def execute_by_week(defs, job, selection, instance, settings: Settings, log_name: str, **kwargs):
+    """Run ``job`` (whose assets are ``selection``) in process: its unpartitioned assets, then its assets
+    partitioned by data week for the week of the pipeline clock the first part left, adding that partition.
+    Returns (result, progress, log path) of the last part that ran."""
+    import dagster as dg
+
+    from lakehouse_ml.assets.monitoring.common import WEEKS
+    from lakehouse_ml.monitoring.weeks import data_week
+
+    keys = selection.resolve(defs.resolve_asset_graph())
+    weekly = {spec.key for spec in defs.resolve_all_asset_specs() if spec.partitions_def == WEEKS} & keys
+    if not weekly:
+        return execute_with_progress(job, instance, settings, log_name, **kwargs)
+    outcome = execute_with_progress(
+        job, instance, settings, log_name, asset_selection=sorted(keys - weekly), **kwargs
+    )
+    if not outcome[0].success:
+        return outcome
+    week = data_week(defs.resources["warehouse"].pipeline_clock())
+    instance.add_dynamic_partitions(WEEKS.name, [week])
+    selected: list[dg.AssetKey] = sorted(weekly)
+    return execute_with_progress(
+        job, instance, settings, log_name, asset_selection=selected, partition_key=week, **kwargs
+    )
+
+
 def print_failures(progress, log_path: Path) -> None:
     if not progress.failures:
         print("  error              the run failed outside any asset step (see the log)")
@@ -127,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
         for run_id in fail_dead_runs(instance):
             print(f"run {run_id} had been killed; marked failed")
         print(f"lakehouse-ml run: materializing every asset (state in {settings.home})")
-        result, progress, log_path = execute_with_progress(job, instance, settings, "run")
+        result, progress, log_path = execute_by_week(
+            defs, job, dg.AssetSelection.all(), instance, settings, "run"
+        )
         print()
         print(f"lakehouse-ml run {result.run_id}: {'succeeded' if result.success else 'FAILED'}")
         if not result.success:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING
 
 from lakehouse_ml.platform.storage import filesystem
@@ -94,6 +96,33 @@ def _read_file(fs, path: str) -> pa.Table:
         if path.endswith(".parquet"):
             return pq.read_table(handle)
         return _read_csv(handle)
+
+
+def latest_order_day(raw_uri: str, keys: Iterable[str]) -> date | None:
+    """The day of the latest ``order_ts`` in the landed orders files among ``keys`` (``orders/...``, as
+    ``landed_files`` names them), reading that column only; None if they hold no valid timestamp."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    fs, root = _filesystem(raw_uri)
+    latest = None
+    for key in keys:
+        if not key.startswith("orders/"):
+            continue
+        with fs.open(f"{root.rstrip('/')}/{key}", "rb") as handle:
+            if key.endswith(".parquet"):
+                column = pq.read_table(handle, columns=["order_ts"])["order_ts"]
+            else:
+                options = pacsv.ConvertOptions(
+                    include_columns=["order_ts"], column_types={"order_ts": pa.string()}
+                )
+                column = pacsv.read_csv(handle, convert_options=options)["order_ts"]
+        stamps = pd.to_datetime(column.to_pandas(), errors="coerce", utc=True).dropna()
+        if len(stamps) and (latest is None or stamps.max().date() > latest):
+            latest = stamps.max().date()
+    return latest
 
 
 def _with_source_file(table: pa.Table, name: str) -> pa.Table:

@@ -91,8 +91,12 @@ def snapshot_days_sql() -> str:
     return "SELECT DISTINCT CAST(event_timestamp AS DATE) AS day FROM {features} ORDER BY day"
 
 
-def latest_labelled_day_sql() -> str:
-    return f"SELECT max({SCORING_DAY}) AS day FROM {{predictions}} WHERE actual IS NOT NULL"
+def latest_labelled_day_sql(until: date) -> str:
+    """The newest scoring day with actuals, among those on or before ``until``."""
+    return (
+        f"SELECT max({SCORING_DAY}) AS day FROM {{predictions}} "
+        f"WHERE actual IS NOT NULL AND {SCORING_DAY} <= {_day(until)}"
+    )
 
 
 def daily_performance_sql(start: date, end: date) -> str:

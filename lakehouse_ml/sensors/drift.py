@@ -1,15 +1,15 @@
 """``drift_retrain_sensor``: turns a stored monitoring breach into exactly one retraining run.
 
-It reads the verdict each monitoring asset stores with its latest materialization in the Dagster
-instance (so it works from the daemon's pod, on PostgreSQL storage) and never recomputes drift, so an
-evaluation takes milliseconds. The cursor records the result id
-acted on per signal, and each run request carries a run key derived from those ids, so one breach
-can never launch two runs. It also records the newest data week seen per signal (under
-``DATA_WEEKS``): a verdict on an older week (a past week recomputed) never launches a retraining.
+It reads the verdict each monitoring asset stores with the latest materialization of its newest data
+week partition in the Dagster instance (so it works from the daemon's pod, on PostgreSQL storage; a
+backfilled past week is never read) and never recomputes drift, so an evaluation takes milliseconds. The
+cursor records the result id acted on per signal, and each run request carries a run key derived from
+those ids, so one breach can never launch two runs. It also records the newest data week seen per signal
+(under ``DATA_WEEKS``): a verdict on an older week (a past week recomputed) never launches a retraining.
 
-On drift that never stops, ``lakehouse_ml.monitoring.retraining`` decides whether a breach retrains,
-is skipped (cool-down, or a gate-refused candidate on the same data) or raises an alert (a fresh model
-did not fix it). The alert is an ``AssetObservation`` of the signal's asset with ``retraining: alert``,
+On drift that never stops, ``lakehouse_ml.monitoring.retraining`` decides whether a breach retrains, is
+skipped (cool-down, or a gate-refused candidate on the same data) or raises an alert (a fresh model did
+not fix it). The alert is an ``AssetObservation`` of the signal's asset with ``retraining: alert``,
 which ``lakehouse_alerts_sensor`` sends once. The last retraining's state is kept in the cursor under
 ``RETRAINING_KEY``.
 """
@@ -48,11 +48,23 @@ IN_FLIGHT = [
 ]
 
 
+def newest_week_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> dg.EventLogEntry | None:
+    """The latest materialization of ``key``'s newest data week (``common.WEEKS``); of the asset itself
+    when it has no partition materialized (history from before monitoring was partitioned)."""
+    weeks = instance.get_materialized_partitions(key)
+    if not weeks:
+        return instance.get_latest_materialization_event(key)
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[max(weeks)]), limit=1
+    ).records
+    return records[0].event_log_entry if records else None
+
+
 def stored_verdicts(instance: dg.DagsterInstance) -> dict[str, dict[str, object]]:
-    """The latest verdict per signal, from its asset's latest materialization in the instance."""
+    """The verdict per signal of its newest data week, from the instance (``newest_week_materialization``)."""
     results = {}
     for signal, key in SIGNAL_ASSETS.items():
-        event = instance.get_latest_materialization_event(key)
+        event = newest_week_materialization(instance, key)
         if event is None or event.asset_materialization is None:
             continue
         value = event.asset_materialization.metadata.get(VERDICT_KEY)

@@ -1,5 +1,5 @@
-"""Snapshot of the code location's shape: assets, groups, kinds, lineage, checks, jobs with what they
-select, schedules and sensors with what they target.
+"""Snapshot of the code location's shape: assets, groups, kinds, lineage, checks, partitions (on the
+partitioned assets and jobs only), jobs with what they select, schedules and sensors with what they target.
 
 A change to the graph shows up here as a readable diff (syrupy). Refresh after an intended change with
 ``.venv/bin/pytest tests/definitions/test_snapshot.py --snapshot-update`` and review the diff.
@@ -16,6 +16,13 @@ def _names(keys) -> list[str]:
     return sorted(key.to_user_string() for key in keys)
 
 
+def _partitions(partitions_def: dg.PartitionsDefinition | None) -> dict:
+    """``{"partitions": <dynamic partitions' name, else the definition's type>}``; empty if unpartitioned."""
+    if partitions_def is None:
+        return {}
+    return {"partitions": getattr(partitions_def, "name", None) or type(partitions_def).__name__}
+
+
 def _job_shape(job: dg.JobDefinition) -> dict:
     layer = job.asset_layer
     return {
@@ -24,6 +31,7 @@ def _job_shape(job: dg.JobDefinition) -> dict:
             f"{key.asset_key.to_user_string()}:{key.name}" for key in layer.asset_graph.asset_check_keys
         ),
         "ops": sorted(job.graph.node_names()),
+        **_partitions(job.partitions_def),
     }
 
 
@@ -37,6 +45,7 @@ def definitions_shape(defs: dg.Definitions) -> dict:
             "kinds": sorted(node.kinds),
             "upstream": _names(node.parent_keys),
             "checks": sorted(check.name for check in node.check_keys),
+            **_partitions(node.partitions_def),
         }
     blocking = sorted(
         f"{spec.asset_key.to_user_string()}:{spec.name}"

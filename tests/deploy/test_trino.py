@@ -109,7 +109,7 @@ def test_monitoring_sql_parses_as_trino(monkeypatch):
         sql.due_actuals_sql(later, 90),
         sql.snapshot_outcomes_sql(day, 90, 30),
         sql.snapshot_days_sql(),
-        sql.latest_labelled_day_sql(),
+        sql.latest_labelled_day_sql(later),
         sql.daily_performance_sql(day, later),
         sql.snapshot_sql(day),
         sql.recent_predictions_sql("v3", day, later),

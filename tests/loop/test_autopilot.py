@@ -267,6 +267,7 @@ def test_the_daemon_runs_the_loop_from_the_first_landing(autopilot):
     weeks = sorted({data_week(clock) for clock in clocks})
     for signal in DRIFT_SIGNALS:
         assert sorted(set(_verdict_weeks(instance, signal))) == weeks, f"{signal}: one verdict per data week"
+        assert instance.get_materialized_partitions(SIGNAL_ASSETS[signal]) == set(weeks), "a partition a week"
     performance = instance.get_latest_materialization_event(SIGNAL_ASSETS[PERFORMANCE])
     assert performance.asset_materialization.metadata["labelled_rows"].value > 0
 

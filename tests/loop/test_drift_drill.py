@@ -20,6 +20,7 @@ from lakehouse_ml.sensors import drift_retrain_sensor
 from lakehouse_ml.sensors.drift import stored_verdicts
 from lakehouse_ml.simulator import simulate
 from tests.support.ports import free_port
+from tests.support.weeks import add_clock_week, split_by_week
 
 pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=4)]
 
@@ -64,16 +65,29 @@ def _definitions():
 
 
 def _materialize(instance, selection, run_config=None, **resource_overrides):
+    """Materialize ``selection``: the assets without partitions, then the monitoring assets for the data
+    week of the clock they left (``tests.support.weeks``)."""
     assets, checks = _definitions()
     resources = {**build_resources(Settings.from_env()), **resource_overrides}
-    return dg.materialize(
-        [*assets, *checks],
-        selection=selection,
-        resources=resources,
-        instance=instance,
-        run_config=run_config,
-        raise_on_error=False,
-    )
+    graph = dg.Definitions(assets=assets, asset_checks=checks, resources=resources).resolve_asset_graph()
+    others, weekly = split_by_week(graph, selection.resolve(graph))
+    result = None
+    for keys in (others, weekly):
+        if not keys:
+            continue
+        week = add_clock_week(instance) if keys is weekly else None
+        result = dg.materialize(
+            [*assets, *checks],
+            selection=dg.AssetSelection.assets(*keys),
+            resources=resources,
+            instance=instance,
+            run_config=None if week else run_config,
+            partition_key=week,
+            raise_on_error=False,
+        )
+        if not result.success:
+            break
+    return result
 
 
 def _tick(instance, cursor=None):

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from lakehouse_ml.assets.monitoring.actuals import prediction_actuals
-from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
+from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY, WEEKS
 from lakehouse_ml.assets.monitoring.concept_drift import concept_drift_report
 from lakehouse_ml.assets.monitoring.feature_drift import feature_drift_report
 from lakehouse_ml.assets.monitoring.performance import model_performance_metrics
 from lakehouse_ml.assets.monitoring.prediction_drift import prediction_drift_report
+from lakehouse_ml.monitoring.weeks import data_week
 from lakehouse_ml.resources.iceberg import LocalIcebergCatalog
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.registry import ModelRegistryResource
@@ -32,6 +33,7 @@ from tests.support.monitoring_fixtures import (
 )
 
 TRAIN_DAY, REF_DAY, CUR_DAY, AS_OF = date(2024, 12, 1), date(2025, 3, 2), date(2025, 9, 1), date(2025, 9, 30)
+WEEK = data_week(AS_OF)
 N = 3000
 
 
@@ -65,8 +67,15 @@ def resources(home, registry):
     }
 
 
-def run(home, registry, assets):
-    result = dg.materialize(assets, resources=resources(home, registry))
+def run(home, registry, assets, instance=None, week=WEEK):
+    """Materialize ``assets``; those partitioned by data week for ``week`` (added to the instance)."""
+    instance = instance or dg.DagsterInstance.ephemeral()
+    partition = week if any(asset.partitions_def for asset in assets) else None
+    if partition:
+        instance.add_dynamic_partitions(WEEKS.name, [partition])
+    result = dg.materialize(
+        assets, resources=resources(home, registry), instance=instance, partition_key=partition
+    )
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     return result, checks
@@ -211,10 +220,7 @@ def _logged(home) -> list[dict]:
 def test_monitoring_without_a_production_model_fails_clearly(lakehouse_home):
     build_world(lakehouse_home)
     with pytest.raises(dg.Failure, match="no production model"):
-        dg.materialize(
-            [feature_drift_report],
-            resources=resources(lakehouse_home, empty_registry(lakehouse_home / "other")),
-        )
+        run(lakehouse_home, empty_registry(lakehouse_home / "other"), [feature_drift_report])
 
 
 @pytest.mark.s3

@@ -199,7 +199,7 @@ def test_monitoring_sql_is_valid_trino_and_duckdb():
         sql.due_actuals_sql(DAY, 90),
         sql.snapshot_outcomes_sql(DAY, 28, 14),
         sql.daily_performance_sql(DAY, DAY + timedelta(days=6)),
-        sql.latest_labelled_day_sql(),
+        sql.latest_labelled_day_sql(DAY + timedelta(days=6)),
         sql.snapshot_days_sql(),
         sql.live_vs_registered_sql(DAY, DAY + timedelta(days=6)),
         MODELS_SQL,
@@ -225,7 +225,7 @@ def test_sql_parameters_are_typed():
 
 def test_query_engine_names_missing_inputs(lakehouse_home):
     with pytest.raises(ValueError, match="does not exist"):
-        _engine(lakehouse_home).query(sql.latest_labelled_day_sql())
+        _engine(lakehouse_home).query(sql.latest_labelled_day_sql(DAY))
     with pytest.raises(ValueError, match="unknown tables"):
         _engine(lakehouse_home).query("SELECT * FROM {customers}")
 

@@ -1,7 +1,8 @@
 """raw_landing_sensor on a real (ephemeral) instance, over a local landing zone and one on S3 (moto): each
 landing is requested once, the first one before any model starts the whole loop, rewritten files count as
 a new landing, an incomplete landing zone is reported once, and nothing is requested while an ingesting run
-is in flight."""
+is in flight. Each request names the data week of the clock its landing brings (the day before the latest
+order day) and adds that monitoring partition."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import uuid
 import dagster as dg
 import pytest
 
+from lakehouse_ml.assets.monitoring.common import WEEKS
 from lakehouse_ml.assets.registry import model_version
+from lakehouse_ml.definitions import defs
 from lakehouse_ml.orchestration.jobs import REFRESH_JOB_NAME, WHOLE_LOOP_JOB_NAME
 from lakehouse_ml.resources.landing_zone import LandingZone
 from lakehouse_ml.sensors import raw_landing_sensor
@@ -27,20 +30,29 @@ def _orders(n: int) -> str:
 
 @pytest.fixture
 def instance():
-    with dg.DagsterInstance.ephemeral() as instance:
+    """A persistent instance, as the daemon's: the request's new data-week partition is resolved on it."""
+    with dg.instance_for_test() as instance:
         yield instance
 
 
 class Ticker:
     def __init__(self, instance, uri: str):
         self.instance, self.uri, self.cursor = instance, uri, None
+        self.added_weeks: list[str] = []
 
     def tick(self) -> tuple[list[dg.RunRequest], str | None]:
         context = dg.build_sensor_context(
-            instance=self.instance, cursor=self.cursor, resources={"landing_zone": LandingZone(uri=self.uri)}
+            instance=self.instance,
+            instance_ref=self.instance.get_ref(),  # as the daemon: partitions are loaded through it
+            cursor=self.cursor,
+            resources={"landing_zone": LandingZone(uri=self.uri)},
+            definitions=defs,  # a partitioned run request is resolved against its job
         )
         result = raw_landing_sensor.evaluate_tick(context)
         self.cursor = result.cursor
+        for request in result.dynamic_partitions_requests or []:
+            assert request.partitions_def_name == WEEKS.name
+            self.added_weeks += request.partition_keys
         skip = result.skip_message
         return list(result.run_requests or []), skip
 
@@ -58,6 +70,8 @@ def _landing_story(ticker: Ticker, write) -> None:
     write("orders/part-0.csv", _orders(3))
     requests, _ = ticker.tick()
     assert [r.job_name for r in requests] == [WHOLE_LOOP_JOB_NAME]  # no model yet: bootstrap
+    # orders up to Saturday 2024-02-03: the clock is Friday 02-02, in the week from Sunday 01-28
+    assert requests[0].partition_key == "2024-01-28" and ticker.added_weeks == ["2024-01-28"]
     first_key = requests[0].run_key
     assert ticker.tick() == ([], "no new files in the landing zone")  # the same landing: once only
 
@@ -67,11 +81,13 @@ def _landing_story(ticker: Ticker, write) -> None:
     assert [r.job_name for r in requests] == [REFRESH_JOB_NAME]
     assert requests[0].run_key != first_key
     assert requests[0].tags["lakehouse/landed_files"] == "1"
+    assert requests[0].partition_key == "2024-01-28"  # clock Saturday 02-03: the same week
     assert ticker.tick()[0] == []
 
     write("orders/part-1.csv", _orders(5))  # rewritten in place: a new landing
     requests, _ = ticker.tick()
     assert [r.job_name for r in requests] == [REFRESH_JOB_NAME]
+    assert requests[0].partition_key == "2024-02-04"  # clock Sunday 02-04: a new week
     assert json.loads(ticker.cursor)["files"].keys() == {
         "customers/part-0.csv",
         "orders/part-0.csv",

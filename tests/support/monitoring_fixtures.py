@@ -46,6 +46,18 @@ def write_warehouse(home: Path, orders: pd.DataFrame, features: pd.DataFrame | N
     return path
 
 
+def append_snapshot(home: Path, features: pd.DataFrame) -> None:
+    """Add a snapshot day to gold ``fct_customer_features`` of ``write_warehouse`` (the clock moves on)."""
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        con.register("features_df", features)
+        con.execute("INSERT INTO gold.fct_customer_features SELECT * FROM features_df")
+    finally:
+        con.close()
+
+
 def order_frame(rows: list[tuple[str, str, datetime]]) -> pd.DataFrame:
     return pd.DataFrame(
         {

@@ -1,17 +1,21 @@
-"""What the monitoring assets share: keys, report paths, the production model, persisted verdicts."""
+"""What the monitoring assets share: keys, the data-week partitions and how a week is judged, report paths,
+the production model, persisted verdicts."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.policy import CONCEPT_DRIFT, DATA_DRIFT, PERFORMANCE, PREDICTION_DRIFT, Verdict
 from lakehouse_ml.monitoring.results import verdict_record
 from lakehouse_ml.monitoring.weeks import data_week
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.platform.storage import filesystem
+from lakehouse_ml.resources.query_engine import QueryEngine
 from lakehouse_ml.resources.registry import ModelRegistryResource
+from lakehouse_ml.resources.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from lakehouse_ml.monitoring.model import MonitoredModel
@@ -31,6 +35,77 @@ SIGNAL_ASSETS = {
 }
 VERDICT_KEY = "verdict"
 DATA_WEEK_KEY = "data_week"
+AS_OF_KEY = "as_of"
+MODEL_VERSION_KEY = "model_version"
+# One partition per week of the pipeline clock, keyed by ``monitoring.weeks.data_week`` (a Sunday,
+# YYYY-MM-DD). Dynamic: the data's calendar (CDNOW's 1997, the simulator's) is not known in advance. The
+# run that ingests a landing adds its week's key (``raw_landing_sensor``; the CLI: cli/run.py).
+WEEKS = dg.DynamicPartitionsDefinition(name=DATA_WEEK_KEY)
+
+
+def _recorded(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """``as_of`` and ``model_version`` of this partition's latest materialization (empty if none)."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[context.partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    metadata = records[0].asset_materialization.metadata
+    return {key: str(metadata[key].value) for key in (AS_OF_KEY, MODEL_VERSION_KEY) if key in metadata}
+
+
+def week_start(week: str) -> date:
+    """The first day of the data week named ``week``; a Failure if ``week`` is not a data week's name."""
+    try:
+        start = date.fromisoformat(week)
+    except ValueError:
+        start = None
+    if start is None or data_week(start) != week:
+        raise dg.Failure(f"partition {week!r} is not a data week (a Sunday as YYYY-MM-DD: monitoring.weeks)")
+    return start
+
+
+def judged_day(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, query_engine: QueryEngine
+) -> tuple[date, dict[str, str]]:
+    """The gold snapshot day the partition's week is judged at, and what its last materialization recorded.
+
+    The week of the pipeline clock is judged live, at the clock. A past week (a backfill, a re-run) is
+    judged as when it last ran: at the day its latest materialization recorded, while gold still has that
+    snapshot, else at the newest snapshot gold has in that week; and with the model version recorded
+    (``judged_model``), so it gives the same verdict.
+    """
+    week = context.partition_key
+    start = week_start(week)
+    clock = warehouse.pipeline_clock()
+    if data_week(clock) == week:
+        return clock, {}
+    if start > clock:
+        raise dg.Failure(f"data week {week} is after the pipeline clock {clock}: gold has no snapshot in it")
+    recorded = _recorded(context)
+    import pandas as pd
+
+    snapshots = (pd.Timestamp(value).date() for value in query_engine.query(sql.snapshot_days_sql())["day"])
+    days = [day for day in snapshots if start <= day < start + timedelta(days=7) and day <= clock]
+    if not days:
+        raise dg.Failure(f"gold has no snapshot in data week {week} (pipeline clock {clock})")
+    day = date.fromisoformat(recorded[AS_OF_KEY]) if AS_OF_KEY in recorded else None
+    if day not in days:
+        if day is not None:
+            context.log.warning(f"snapshot {day} of week {week} is no longer in gold: judged at {max(days)}")
+        day = max(days)
+    context.log.info(f"past data week {week}: judged at its snapshot {day} (pipeline clock {clock})")
+    return day, recorded
+
+
+def judged_model(model_registry: ModelRegistryResource, recorded: dict[str, str]) -> "MonitoredModel":
+    """The model version the week's last materialization judged (a past week), else the production one."""
+    version = recorded.get(MODEL_VERSION_KEY)
+    if version is None:
+        return production_model(model_registry)
+    from lakehouse_ml.monitoring.model import MonitoredModel
+
+    return MonitoredModel.load(version, Path(model_registry.open().checkout(version)))
 
 
 def _reports_dir() -> Path:
@@ -76,7 +151,8 @@ def persist(
     snapshot_url: str | None = None,
 ) -> dict[str, dg.MetadataValue]:
     """Materialization metadata holding the verdict (read by ``drift_retrain_sensor`` from the instance),
-    the data week of ``as_of`` it judged, the published HTML report (``publish_report``) and
+    the data week of ``as_of`` it judged, ``as_of`` and the model version (read back when the week is
+    recomputed: ``judged_day``), the published HTML report (``publish_report``) and
     ``report_url``: the snapshot in the Evidently UI when there is one (browsers do not open a ``file://``
     link from the Dagster UI's page)."""
     week = data_week(as_of) if as_of is not None else None
@@ -86,6 +162,9 @@ def persist(
     stored = {VERDICT_KEY: dg.MetadataValue.json(record)}
     if week:
         stored[DATA_WEEK_KEY] = dg.MetadataValue.text(week)
+        stored[AS_OF_KEY] = dg.MetadataValue.text(as_of.isoformat())
+    if model_version is not None:
+        stored[MODEL_VERSION_KEY] = dg.MetadataValue.text(str(model_version))
     url = snapshot_url
     if report_uri:
         stored["report"] = dg.MetadataValue.path(report_uri)

@@ -15,6 +15,7 @@ from lakehouse_ml.resources.warehouse import Warehouse
     group_name=common.GROUP,
     kinds={"evidently", "sql"},
     deps=[common.FEATURES, common.ORDERS, common.DEPLOYMENT],
+    partitions_def=common.WEEKS,
     check_specs=[dg.AssetCheckSpec("early_outcome_auc", asset="concept_drift_report")],
 )
 def concept_drift_report(
@@ -29,15 +30,16 @@ def concept_drift_report(
     newest snapshot whose outcome is known, against the same measure on its last evaluation day.
 
     A drop beyond ``max_auc_drop`` means features no longer relate to churn as they did in training,
-    which data drift alone cannot show.
+    which data drift alone cannot show. One partition per data week (``common.judged_day``); only snapshots
+    up to the judged day count, so a past week is judged on what was known then.
     """
     import pandas as pd
 
     from lakehouse_ml.monitoring import concept
 
     policy = monitoring_policy.policy()
-    model = common.production_model(model_registry)
-    as_of = warehouse.pipeline_clock()
+    as_of, recorded = common.judged_day(context, warehouse, query_engine)
+    model = common.judged_model(model_registry, recorded)
     days = [pd.Timestamp(d).date() for d in query_engine.query(sql.snapshot_days_sql())["day"]]
     reference_day, current_day = concept.concept_days(days, model, as_of, policy.early_horizon_days)
     report = snapshot_url = None

@@ -14,6 +14,7 @@ from lakehouse_ml.resources.warehouse import Warehouse
     group_name=common.GROUP,
     kinds={"evidently"},
     deps=[common.FEATURES, common.DEPLOYMENT],
+    partitions_def=common.WEEKS,
     check_specs=[
         dg.AssetCheckSpec("drifted_feature_share", asset="feature_drift_report"),
         dg.AssetCheckSpec("feature_drift_scores", asset="feature_drift_report"),
@@ -39,15 +40,15 @@ def feature_drift_report(
     Features that drift by construction (tenure, lifetime value) never trigger on their own. In the
     triggering comparisons a score counts only above its noise floor (what chance reaches at the
     compared sizes, ``noise_floor/<column>``). Inputs are sampled to ``sample_size`` rows per side
-    with a fixed seed.
+    with a fixed seed. One partition per data week (``common.judged_day``, ``common.judged_model``).
     """
     from lakehouse_ml.monitoring.charts import bar_chart, png_markdown
     from lakehouse_ml.monitoring.comparisons import feature_comparisons
     from lakehouse_ml.monitoring.drift import drift_report
 
     policy = monitoring_policy.policy()
-    model = common.production_model(model_registry)
-    as_of = warehouse.pipeline_clock()
+    as_of, recorded = common.judged_day(context, warehouse, query_engine)
+    model = common.judged_model(model_registry, recorded)
     results, reasons, metadata, report_uris = {}, [], {}, {}
     severity = 0.0
     for name, reference, current, triggers in feature_comparisons(query_engine.query, model, as_of, policy):

@@ -10,6 +10,7 @@ from lakehouse_ml.monitoring import sql
 from lakehouse_ml.monitoring.policy import Verdict, performance_verdict
 from lakehouse_ml.resources.monitoring_policy import MonitoringPolicy
 from lakehouse_ml.resources.query_engine import QueryEngine
+from lakehouse_ml.resources.warehouse import Warehouse
 
 CHART_WEEKS = 12  # history shown in the weekly accuracy chart
 
@@ -18,13 +19,21 @@ CHART_WEEKS = 12  # history shown in the weekly accuracy chart
     group_name=common.GROUP,
     kinds={"sql"},
     deps=[prediction_actuals],
+    partitions_def=common.WEEKS,
     check_specs=[dg.AssetCheckSpec("performance_floor", asset="model_performance_metrics")],
 )
 def model_performance_metrics(
-    context: dg.AssetExecutionContext, query_engine: QueryEngine, monitoring_policy: MonitoringPolicy
+    context: dg.AssetExecutionContext,
+    query_engine: QueryEngine,
+    warehouse: Warehouse,
+    monitoring_policy: MonitoringPolicy,
 ):
     """Daily accuracy, ROC AUC, precision, recall and prediction count per model version over the
-    latest labelled window (default 7 days ending at the newest day with actuals).
+    latest labelled window (default 7 days ending at the newest scoring day with actuals).
+
+    One partition per data week, judged at its day (``common.judged_day``): only predictions labelled by
+    then count (scoring day at least the label horizon before it), so a past week recomputed later, when
+    newer predictions have their labels too, gives the same figures.
 
     Computed entirely in SQL (DuckDB locally, Trino in prod). Below the accuracy floor it warns and
     its ``performance_floor`` check fails; the verdict is persisted for ``drift_retrain_sensor``.
@@ -35,7 +44,9 @@ def model_performance_metrics(
     from lakehouse_ml.monitoring.performance import pooled_by_version, weekly_by_version
 
     policy = monitoring_policy.policy()
-    latest = query_engine.query(sql.latest_labelled_day_sql())["day"].iloc[0]
+    as_of, _ = common.judged_day(context, warehouse, query_engine)
+    labelled_until = as_of - timedelta(days=policy.label_horizon_days)
+    latest = query_engine.query(sql.latest_labelled_day_sql(labelled_until))["day"].iloc[0]
     end = None
     if latest is None or pd.isna(latest):
         daily = history = pd.DataFrame()
@@ -61,11 +72,12 @@ def model_performance_metrics(
     for reason in reasons:
         context.log.warning(f"performance below floor: {reason}")
     summary = {
+        "as_of": as_of.isoformat(),
         "window": window,
         "versions": pooled,
         "accuracy_floor": policy.accuracy_floor,
     }
-    stored = common.persist(verdict, None, summary, None, as_of=end)
+    stored = common.persist(verdict, None, summary, None, as_of=as_of)
 
     metadata: dict[str, object] = {
         "window": dg.MetadataValue.text(

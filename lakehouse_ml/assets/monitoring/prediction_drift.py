@@ -15,6 +15,7 @@ from lakehouse_ml.resources.warehouse import Warehouse
     group_name=common.GROUP,
     kinds={"evidently"},
     deps=[common.PREDICTIONS, common.FEATURES, common.DEPLOYMENT],
+    partitions_def=common.WEEKS,
     check_specs=[dg.AssetCheckSpec("prediction_drift_score", asset="prediction_drift_report")],
 )
 def prediction_drift_report(
@@ -28,7 +29,7 @@ def prediction_drift_report(
     reference snapshot against its newest logged predictions (or its scores on the newest features).
 
     Both sides are restricted to active customers, as for feature drift, so an ageing base with more
-    dormant customers does not read as drift.
+    dormant customers does not read as drift. One partition per data week (``common.judged_day``).
     """
     import pandas as pd
 
@@ -37,8 +38,8 @@ def prediction_drift_report(
     from lakehouse_ml.monitoring.model import compared_customers, latest_snapshot
 
     policy = monitoring_policy.policy()
-    model = common.production_model(model_registry)
-    as_of = warehouse.pipeline_clock()
+    as_of, recorded = common.judged_day(context, warehouse, query_engine)
+    model = common.judged_model(model_registry, recorded)
     reference_frame = compared_customers(latest_snapshot(model.training_set()), policy)
     current_frame = compared_customers(query_engine.query(sql.snapshot_sql(as_of)), policy)
     current_scores, source = comparisons.current_scores(query_engine.query, model, as_of, current_frame)
