@@ -5,7 +5,7 @@ import dagster as dg
 
 from lakehouse_ml.assets.serving import churn_predictor_deployment
 from lakehouse_ml.orchestration.pools import PREDICTIONS_POOL
-from lakehouse_ml.predictions.batch import active_customers_sql, score_customers
+from lakehouse_ml.predictions.batch import active_customers_sql, append_new_scores, score_customers
 from lakehouse_ml.predictions.maintenance import RETAIN_SNAPSHOTS_DAYS
 from lakehouse_ml.predictions.table import IDENTIFIER
 from lakehouse_ml.resources.iceberg import IcebergCatalog
@@ -30,7 +30,8 @@ def batch_scores(
     iceberg: IcebergCatalog,
 ):
     """Churn scores for every active customer (an order in the last 90 days) as of the pipeline clock,
-    appended to ``ml.churn_predictions``.
+    appended to ``ml.churn_predictions`` once per customer and scoring day: a re-run on the same clock
+    (a re-executed run whose killed worker had already appended) adds only the customers not yet scored.
 
     Scored in process, in batches, by the registered artifacts of the versions that serve (the compiled
     ONNX model the server runs, with the server's stable/canary split) on the newest gold features: the
@@ -68,16 +69,19 @@ def batch_scores(
         )
     table = iceberg.predictions_table()
     rows = scored_arrow(columns, table.schema().as_arrow())
-    if rows.num_rows:
-        table.append(rows)
-    context.log.info(f"scored {summary.scored} active customers as of {as_of} in {summary.batches} batch(es)")
+    appended = append_new_scores(table, rows, as_of)
+    context.log.info(
+        f"scored {summary.scored} active customers as of {as_of} in {summary.batches} batch(es); "
+        f"appended {appended}, {rows.num_rows - appended} already in the log for that day"
+    )
     return dg.MaterializeResult(
         metadata={
             "as_of": as_of.isoformat(),
             "active_customers": summary.customers,
             "scored": summary.scored,
             "batches": summary.batches,
-            "rows_appended": rows.num_rows,
+            "rows_appended": appended,
+            "already_logged": rows.num_rows - appended,
             "predicted_churn_rate": summary.predicted_churners / summary.scored if summary.scored else 0.0,
             "mean_churn_probability": summary.mean_probability,
             "runtimes": dg.MetadataValue.json({m.version: m.runtime for m in models.values()}),

@@ -12,6 +12,10 @@ upgrade breaks loudly, not silently. Each entry says why no public API serves:
 - ``InstigatorState`` / ``SensorInstigatorData`` / origins: ``lakehouse-ml drill`` ticks a sensor on the
   cursor the daemon keeps in the instance, and stores the new cursor back, as the daemon does; Dagster
   has no public API for a sensor's stored state.
+- ``CheckRunHealthResult`` / ``WorkerStatus`` / ``RunLauncher._instance`` and the code location origins:
+  ``LocalRunLauncher`` (``orchestration/launcher.py``) answers Dagster run monitoring's worker health
+  check, whose result types Dagster does not export, and tells from the run's origin whether its worker
+  starts on this machine (a code server the daemon spawned, or one on a loopback address).
 - ``DbtCliResource._cli_version``: dagster-dbt learns the dbt version from ``dbt --version``, which asks
   PyPI for the latest release (a network call at run time); the installed dbt-core answers the same.
 """
@@ -23,7 +27,13 @@ from importlib.metadata import version
 
 import dagster as dg
 from dagster._core.definitions.sensor_definition import SensorType
-from dagster._core.remote_origin import RemoteInstigatorOrigin, RemoteRepositoryOrigin
+from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.remote_origin import (
+    GrpcServerCodeLocationOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+    RemoteInstigatorOrigin,
+    RemoteRepositoryOrigin,
+)
 from dagster._core.scheduler.instigation import (
     InstigatorState,
     InstigatorStatus,
@@ -41,10 +51,36 @@ from lakehouse_ml.platform.settings import project_root
 
 # The repository name Dagster gives a code location's single ``Definitions`` object.
 REPOSITORY_NAME = "__repository__"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def runs_on_this_machine(instance: dg.DagsterInstance) -> bool:
     return isinstance(instance.run_storage, SqliteRunStorage)
+
+
+def launcher_instance(launcher: dg.DefaultRunLauncher) -> dg.DagsterInstance:
+    """The instance a run launcher belongs to (Dagster sets it when the instance loads the launcher)."""
+    return launcher._instance
+
+
+def worker_health(gone: str | None) -> CheckRunHealthResult:
+    """Run monitoring's answer: ``FAILED`` with the reason when the worker is gone, else ``RUNNING``."""
+    if gone is not None:
+        return CheckRunHealthResult(WorkerStatus.FAILED, gone)
+    return CheckRunHealthResult(WorkerStatus.RUNNING, "worker alive, or not on this machine")
+
+
+def worker_starts_here(run: dg.DagsterRun) -> bool:
+    """Whether the default launcher starts this run's worker on this machine: its code server is one the
+    daemon or webserver spawned here (a ``python_module`` / ``python_file`` workspace entry) or listens on
+    a loopback address."""
+    origin = run.remote_job_origin
+    location = origin.repository_origin.code_location_origin if origin is not None else None
+    if isinstance(location, ManagedGrpcPythonEnvCodeLocationOrigin):
+        return True
+    return isinstance(location, GrpcServerCodeLocationOrigin) and (
+        location.socket is not None or location.host in LOOPBACK_HOSTS
+    )
 
 
 def listen_to_run(instance: dg.DagsterInstance, run_id: str, callback) -> None:

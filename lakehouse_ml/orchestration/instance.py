@@ -13,9 +13,15 @@ prints its telemetry banner. Plain module (no Dagster import): ``tasks.py setup`
 - ``concurrency.runs``: the daemon's run queue starts one retraining and one refresh at a time
   (``RUN_QUEUE_LIMITS``).
 - ``freshness``: Dagster evaluates freshness checks (``lakehouse_ml/assets/freshness.py``) only with it.
-- ``run_monitoring``: the daemon (``dagster dev``) fails runs that never start or run for too long and
-  frees the pool slots of finished runs; runs whose process was killed are failed (and their slots
-  freed) at the next start by ``lakehouse_ml/orchestration/run_recovery.py``.
+- ``run_launcher``: ``LocalRunLauncher`` (``orchestration/launcher.py``), the default launcher plus a
+  worker health check, so that run monitoring fails a run whose worker was killed, on SQLite or
+  PostgreSQL storage.
+- ``run_monitoring``: the daemon (``dagster dev``) fails runs whose worker is gone (checked every
+  ``poll_interval_seconds``, and at once when the daemon starts), never start or run for too long, and
+  frees the pool slots of finished runs. A run executed in process (``lakehouse-ml run``) whose process
+  was killed is failed at the next ``lakehouse-ml run`` (``orchestration/run_recovery.py``).
+- ``run_retries``: the daemon re-executes runs whose job asks for it (``orchestration/jobs.py``,
+  ``RETRY_TAGS``: the ingesting jobs, once, not after a step failure).
 
 Settings already in the file win: a user's or another tool's choices are kept.
 """
@@ -42,6 +48,8 @@ INSTANCE_SETTINGS = {
             "tag_concurrency_limits": [dict(limit) for limit in RUN_QUEUE_LIMITS],
         },
     },
+    "run_launcher": {"module": "lakehouse_ml.orchestration.launcher", "class": "LocalRunLauncher"},
+    "run_retries": {"enabled": True},
     "run_monitoring": {
         "enabled": True,
         "start_timeout_seconds": 300,

@@ -14,17 +14,27 @@ key, so an asset added downstream in the serving or monitoring groups (the canar
 without a change here, and a Definitions without some of these assets still resolves.
 
 ``whole_loop`` is every asset: the first landing on an empty lakehouse (no model yet) starts it.
+
+The three carry ``RETRY_TAGS``: Dagster run retries (``run_retries.enabled`` in the instance) re-execute
+a run once, from its failure, when it failed for any reason but a failed step: its worker was killed
+(``orchestration/launcher.py``) or never started. A step failure (a landing that breaks the ingestion
+contract, a candidate refused by the gate) is not retried: the same data would fail the same way.
 """
 
 import dagster as dg
 
-from lakehouse_ml.orchestration.pools import PURPOSE_TAG, RETRAIN_PURPOSE
+from lakehouse_ml.orchestration.pools import PURPOSE_TAG, REFRESH_PURPOSE, RETRAIN_PURPOSE
 
 RETRAIN_TARGETS = ("churn_model", "model_version", "churn_predictor_deployment")
 RETRAIN_JOB_NAME = "retrain_churn_model"
 REFRESH_JOB_NAME = "daily_refresh"
 WHOLE_LOOP_JOB_NAME = "whole_loop"
 TRAINING_GROUPS = ("training", "registry")
+RETRY_TAGS = {
+    "dagster/max_retries": "1",
+    "dagster/retry_strategy": "FROM_FAILURE",
+    "dagster/retry_on_asset_or_op_failure": "false",
+}
 # on an asset that puts a model version into service: only a retraining (or the whole loop) runs it
 DEPLOYS_TAG = {"lakehouse/deploys": "model"}
 
@@ -32,7 +42,7 @@ retrain_churn_model = dg.define_asset_job(
     name=RETRAIN_JOB_NAME,
     selection=dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream(),
     description="Refresh gold and features, train, register, gate and deploy the churn model as canary.",
-    tags={PURPOSE_TAG: RETRAIN_PURPOSE},
+    tags={PURPOSE_TAG: RETRAIN_PURPOSE, **RETRY_TAGS},
 )
 
 REFRESH_SELECTION = (
@@ -48,12 +58,12 @@ daily_refresh = dg.define_asset_job(
         "Ingest the landing zone, rebuild gold incrementally, refresh online features, score, load the "
         "prediction log, backfill actuals and monitor. No training, no deployment."
     ),
-    tags={"lakehouse/purpose": "refresh"},
+    tags={PURPOSE_TAG: REFRESH_PURPOSE, **RETRY_TAGS},
 )
 
 whole_loop = dg.define_asset_job(
     name=WHOLE_LOOP_JOB_NAME,
     selection=dg.AssetSelection.all(),
     description="Every asset: gold, features, the first model, its deployment, predictions and monitoring.",
-    tags={"lakehouse/purpose": "bootstrap"},
+    tags={PURPOSE_TAG: "bootstrap", **RETRY_TAGS},
 )

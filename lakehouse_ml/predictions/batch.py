@@ -1,6 +1,11 @@
 """Batch scoring in process: the deployed versions' registered artifacts score the active customers'
 newest gold features in batches, and the predictions go to the prediction log in one append.
 
+A batch prediction's id is a function of its customer and scoring day (``batch_prediction_ids``), and the
+append skips the ids the log already holds (``append_new_scores``): scoring a day again (a run re-executed
+after its worker was killed, perhaps after its append had committed) adds nothing, so each active customer
+has one batch prediction per scoring day.
+
 The model server scores the same artifact through ``lakehouse_ml.serving.servable`` (onnxruntime on a
 compiled version), so a batch score equals the server's answer for the same feature row
 (``tests/predictions/test_batch_parity.py``). The split between stable and canary is the server's:
@@ -20,6 +25,8 @@ import numpy as np
 from lakehouse_ml.serving.servable import ServableModel
 
 DEFAULT_BATCH_SIZE = 65_536
+# uuid5 namespace of batch prediction ids (server predictions have random ids: serving/spool.py)
+BATCH_ID_NAMESPACE = uuid.UUID("7c0e4d0a-5b7e-4a53-9a6c-2f4f1d8e0b91")
 
 
 @dataclass
@@ -90,8 +97,7 @@ def score_customers(
     versions. Rows the canary fails to score go to the stable version and are counted in the summary's
     ``canary_errors``, so a failing canary does not stop the refresh that judges it. Returns the
     predictions as columns of the prediction log (``PREDICTION_FIELDS`` and ``scoring_day``, the pipeline
-    clock's day) and a summary. Ids are the server's kind (``server_prediction_id``): a random 64-bit
-    prefix per call and a counter."""
+    clock's day) and a summary. Ids are ``batch_prediction_ids``: the same customer and day, the same id."""
     if scored_at.tzinfo is None:
         raise ValueError(f"scored_at must be timezone-aware, got {scored_at!r}")
     count = len(frame)
@@ -119,12 +125,10 @@ def score_customers(
     summary.scored = count
     summary.predicted_churners = int(labels.sum())
     summary.probability_sum = float(probabilities.sum())
-    ids = np.empty((count, 2), dtype=">u8")
-    ids[:, 0] = uuid.uuid4().int >> 64
-    ids[:, 1] = np.arange(count, dtype=np.uint64)
+    customer_ids = frame["customer_id"].astype(str).to_numpy()
     columns = {
-        "prediction_id": ids.tobytes(),
-        "customer_id": frame["customer_id"].astype(str).to_numpy(),
+        "prediction_id": batch_prediction_ids(customer_ids, scoring_day),
+        "customer_id": customer_ids,
         "prediction": labels,
         "confidence": probabilities,
         "model_version": versions,
@@ -132,3 +136,33 @@ def score_customers(
         "scoring_day": scoring_day,
     }
     return columns, summary
+
+
+def batch_prediction_ids(customer_ids, scoring_day: date) -> bytes:
+    """The 16-byte ids of the batch predictions of ``customer_ids`` on ``scoring_day``, in one buffer: uuid5
+    of the day and the customer, so a prediction's id is its natural key (one per customer and day)."""
+    day = scoring_day.isoformat()
+    return b"".join(uuid.uuid5(BATCH_ID_NAMESPACE, f"{day}/{customer}").bytes for customer in customer_ids)
+
+
+def append_new_scores(table, rows, scoring_day: date) -> int:
+    """Append the ``rows`` (an Arrow table of batch predictions made on ``scoring_day``) whose
+    ``prediction_id`` the log does not hold yet; returns how many. Looks the ids up among the stored rows of
+    that scoring day and commits on top of the snapshot it read, so a concurrent writer fails the commit
+    rather than a duplicate being inserted."""
+    import pyarrow.compute as pc
+    from pyiceberg.expressions import EqualTo
+
+    from lakehouse_ml.predictions.table import SCORING_DAY, id_storage
+
+    if not rows.num_rows:
+        return 0
+    with table.transaction() as transaction:
+        stored = table.scan(
+            row_filter=EqualTo(SCORING_DAY, scoring_day.isoformat()), selected_fields=("prediction_id",)
+        ).to_arrow()
+        known = id_storage(stored.column("prediction_id"))
+        fresh = rows.filter(pc.invert(pc.is_in(id_storage(rows.column("prediction_id")), value_set=known)))
+        if fresh.num_rows:
+            transaction.append(fresh)
+    return fresh.num_rows

@@ -85,6 +85,8 @@ def test_prod_instance_has_the_local_pools_run_queue_limits_and_freshness(tmp_pa
     extra = values["additionalInstanceConfig"]
     assert extra["concurrency"] == {"pools": INSTANCE_SETTINGS["concurrency"]["pools"]}
     assert extra["freshness"] == INSTANCE_SETTINGS["freshness"] == {"enabled": True}
+    retries = values["dagsterDaemon"]["runRetries"]["enabled"]
+    assert retries is INSTANCE_SETTINGS["run_retries"]["enabled"] is True  # the jobs' RETRY_TAGS act in both
     queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queue["tagConcurrencyLimits"] == list(RUN_QUEUE_LIMITS)
     ensure_instance_config(tmp_path)

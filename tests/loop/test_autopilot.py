@@ -12,7 +12,10 @@ It asserts what the daemon did: every landing ingested by exactly one run, predi
 verdict for every data week, labelled performance rows by the end, no retraining and no breach alert in
 the control weeks before the drift, exactly one retraining after it. In this world the retrained
 candidate is refused by the champion gate (deterministic: seeded simulator, deterministic training), so
-the promotion is shown on the hand-made release. docs/operations.md ("The daemon-only drill").
+the promotion is shown on the hand-made release. Last, one more week lands and the daemon's whole process
+group (daemon, code server, run workers) is SIGKILLed while the refresh scores, then started again: the
+interrupted run must be failed with the reason, re-executed once, and no landing or prediction lost or
+doubled. docs/operations.md ("The daemon-only drill").
 
 Opt-in (``LAKEHOUSE_TEST_AUTOPILOT=1``) while its time in CI is measured.
 """
@@ -80,6 +83,8 @@ DRIFT_SIGNALS = (DATA_DRIFT, PREDICTION_DRIFT)
 SENSORS = ("raw_landing_sensor", "drift_retrain_sensor")
 CANARY_ANALYSIS = dg.AssetKey("canary_analysis")
 GATE_STEP = "model_version_model_beats_champion"
+KILL_AT_STEP = "batch_scores"  # the refresh is killed once this step has started
+WORKER_GONE = "is gone (killed or crashed)"  # run_recovery.worker_gone's reason
 
 
 @pytest.fixture
@@ -284,3 +289,81 @@ def test_the_daemon_runs_the_loop_from_the_first_landing(autopilot):
     assert "data_drift" in retrains[0].tags["lakehouse/signals"], retrains[0].tags
     # This world's candidate misses the champion by 0.035 ROC AUC (tolerance 0.02): the gate refuses it.
     assert [f.split(":")[0] for f in run_failures(instance, retrains[0].run_id)] == [GATE_STEP, "run"]
+
+    _kill_the_daemon_during_a_refresh(instance, daemon, settings, clocks)
+
+
+def _step_started(instance: dg.DagsterInstance, run_id: str, step_key: str) -> bool:
+    starts = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+    return any(entry.step_key == step_key for entry in starts)
+
+
+def _refresh_scoring(instance: dg.DagsterInstance, known: set[str]) -> dg.DagsterRun | None:
+    """The new landing's refresh once it is STARTED and has begun ``KILL_AT_STEP``."""
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name=REFRESH_JOB_NAME)):
+        if run.run_id in known:
+            continue
+        assert not run.is_finished, f"refresh {run.run_id} ended ({run.status}) before it could be killed"
+        if run.status == dg.DagsterRunStatus.STARTED and _step_started(instance, run.run_id, KILL_AT_STEP):
+            return run
+    return None
+
+
+def _recovered(instance: dg.DagsterInstance, killed: str) -> bool:
+    """True when the killed run has failed, its one re-execution has ended, nothing else is queued or
+    running, and both sensors finished a tick after that (no request of theirs still coming)."""
+    runs = instance.get_run_records()
+    if any(not r.dagster_run.is_finished for r in runs):
+        return False
+    if not any(r.dagster_run.parent_run_id == killed for r in runs):
+        return False
+    ended = max(r.end_time or 0.0 for r in runs)
+    ticks = [last_finished_tick(instance, name) for name in SENSORS]
+    return all(tick is not None and tick.timestamp > ended for tick in ticks)
+
+
+def _kill_the_daemon_during_a_refresh(instance, daemon: Daemon, settings: Settings, clocks: list) -> None:
+    """SIGKILL of the daemon's process group while a landing's refresh scores, then a restart: the run is
+    failed with the reason (LocalRunLauncher's health check for run monitoring), Dagster's run retries
+    re-execute it once, and the landing's predictions are there once per active customer."""
+    began = time.time()
+    known = {run.run_id for run in instance.get_runs()}
+    clocks.append(_land(settings.home / "raw", 7, drift=DRIFT))
+    run = wait_for(
+        f"the refresh to start {KILL_AT_STEP}",
+        lambda: _refresh_scoring(instance, known),
+        LANDING_TIMEOUT,
+        daemon.check_alive,
+    )
+    daemon.kill()
+    killed_at = time.time()
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # as Dagster leaves it
+    daemon.start()
+    wait_for("the recovery", lambda: _recovered(instance, run.run_id), LANDING_TIMEOUT, daemon.check_alive)
+    print(
+        f"SIGKILL phase took {(time.time() - began) / 60:.1f} min "
+        f"({time.time() - killed_at:.0f} s from the kill to idle again)"
+    )
+
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    new_runs = [r for r in instance.get_runs() if r.run_id not in known]
+    retries = [r for r in new_runs if r.parent_run_id == run.run_id]
+    assert [r.status for r in retries] == [dg.DagsterRunStatus.SUCCESS], "exactly one re-execution succeeds"
+    refreshes = {r.run_id for r in new_runs if r.job_name in (REFRESH_JOB_NAME, WHOLE_LOOP_JOB_NAME)}
+    assert refreshes == {run.run_id, retries[0].run_id}, "the landing needed no other refresh"
+    failed = [r.run_id for r in new_runs if r.status == dg.DagsterRunStatus.FAILURE]
+    for run_id in failed:  # the refresh, and whatever else the kill caught
+        failures = run_failures(instance, run_id)
+        assert any(WORKER_GONE in failure for failure in failures), failures
+
+    requested = [
+        r for r in instance.get_runs() if r.tags.get(LANDING_TRIGGER) == "landing" and r.parent_run_id is None
+    ]
+    assert len(requested) == len(clocks), "every landing is requested exactly once"
+    assert len({r.tags["dagster/run_key"] for r in requested}) == len(clocks)
+
+    predictions = _predictions(settings)
+    assert predictions["prediction_id"].is_unique
+    assert not predictions.duplicated(["customer_id", "scoring_day"]).any(), "a customer scored twice a day"
+    scored = int((predictions["scoring_day"] == clocks[-1]).sum())
+    assert scored == _active_customers(settings, clocks[-1]) > 0, "the killed landing's customers, once each"

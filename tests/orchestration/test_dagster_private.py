@@ -70,3 +70,25 @@ def test_dagster_dbt_still_reads_the_dbt_version_through_the_overridden_property
         project_dir=str(dagster_private.project_root() / "dbt_project"), dbt_executable=dbt_executable()
     )
     assert resource._cli_version.major >= 1
+
+
+def test_worker_health_answers_and_where_a_run_worker_starts():
+    assert str(dagster_private.worker_health("gone")) == "FAILED: 'gone'"
+    assert dagster_private.worker_health(None).status == dagster_private.WorkerStatus.RUNNING
+    spawned = dagster_private.sensor_origin("any").repository_origin  # workspace.yaml: a spawned server
+
+    def run_on(repository_origin) -> dg.DagsterRun:
+        return dg.DagsterRun(job_name="j", remote_job_origin=repository_origin.get_job_origin("j"))
+
+    def served_at(host: str):
+        location = dagster_private.GrpcServerCodeLocationOrigin(host=host, port=4000, location_name="x")
+        return dagster_private.RemoteRepositoryOrigin(location, dagster_private.REPOSITORY_NAME)
+
+    assert dagster_private.worker_starts_here(run_on(spawned))
+    assert dagster_private.worker_starts_here(run_on(served_at("localhost")))
+    assert not dagster_private.worker_starts_here(run_on(served_at("code.example.internal")))
+    assert not dagster_private.worker_starts_here(dg.DagsterRun(job_name="j"))
+    with dg.instance_for_test() as instance:
+        launcher = dg.DefaultRunLauncher()
+        launcher.register_instance(instance)
+        assert dagster_private.launcher_instance(launcher) is instance

@@ -1,6 +1,7 @@
 """daily_refresh selects by group and tag, never by key: an asset added downstream in the serving or
 monitoring groups joins it, training, registration and deployment stay out, and a Definitions that lacks
-some of the project's assets still resolves it."""
+some of the project's assets still resolves it. The jobs that ingest a landing ask Dagster to re-execute
+them once when their worker dies, never after a failed step."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import dagster as dg
 
 from lakehouse_ml.assets.monitoring import actuals, performance
 from lakehouse_ml.definitions import ASSET_MODULES, defs
-from lakehouse_ml.orchestration.jobs import REFRESH_JOB_NAME, daily_refresh, whole_loop
+from lakehouse_ml.orchestration.jobs import (
+    REFRESH_JOB_NAME,
+    RETRY_TAGS,
+    daily_refresh,
+    retrain_churn_model,
+    whole_loop,
+)
 
 
 def _refresh_keys(defs: dg.Definitions) -> set[str]:
@@ -45,3 +52,13 @@ def test_the_refresh_scores_only_after_the_landing_reached_gold():
     structure = job.graph.dependency_structure
     upstream = {handle.node_name for handle in structure.all_upstream_outputs_from_node("batch_scores")}
     assert upstream == {"lakehouse_dbt_models"}
+
+
+def test_the_ingesting_jobs_are_retried_once_from_failure_but_not_after_a_step_failure():
+    assert RETRY_TAGS == {
+        "dagster/max_retries": "1",
+        "dagster/retry_strategy": "FROM_FAILURE",
+        "dagster/retry_on_asset_or_op_failure": "false",
+    }
+    for job in (daily_refresh, whole_loop, retrain_churn_model):
+        assert RETRY_TAGS.items() <= defs.resolve_job_def(job.name).tags.items(), job.name

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pytest
 
-from lakehouse_ml.predictions.batch import canary_mask, score_batches, score_customers
+from lakehouse_ml.predictions.batch import append_new_scores, canary_mask, score_batches, score_customers
 from lakehouse_ml.predictions.catalog import ensure_predictions_table, local_catalog
 from lakehouse_ml.predictions.table import COLUMNS, SCORING_DAY, id_bytes, scored_arrow
 from lakehouse_ml.serving.deployment import Deployment
@@ -81,6 +81,27 @@ def test_batch_predictions_land_in_the_log_with_its_columns(tmp_path):
     assert set(by_customer["prediction_timestamp"]) == {scored_at}
     assert set(by_customer["scoring_day"]) == {scored_at.date()}
     assert by_customer["actual"].isna().all()
+
+
+def test_scoring_a_day_again_appends_only_the_customers_not_yet_scored_that_day(tmp_path):
+    frame = sample_features(CUSTOMERS, seed=5)
+    model = load_servable("v1", write_model(tmp_path / "v1", seed=1))
+    table = ensure_predictions_table(local_catalog(tmp_path / "iceberg"))
+    day = date(2026, 3, 2)
+
+    def score(rows, at_hour: int, scoring_day=day):
+        scored_at = datetime(2026, 3, 2, at_hour, tzinfo=UTC)
+        columns, _ = score_customers(rows, model, None, 0, scored_at, scoring_day)
+        return append_new_scores(table, scored_arrow(columns, table.schema().as_arrow()), scoring_day)
+
+    assert score(frame.head(100), 8) == 100  # a killed run's append had committed these
+    assert score(frame, 9) == CUSTOMERS - 100  # its re-execution adds the rest
+    assert score(frame, 10) == 0
+    assert score(frame.head(10), 11, date(2026, 3, 3)) == 10  # the next day is new
+    stored = table.refresh().scan().to_pandas()
+    assert len(stored) == CUSTOMERS + 10
+    assert not stored.duplicated(["customer_id", "scoring_day"]).any()
+    assert len(set(id_bytes(table.scan().to_arrow().column("prediction_id")))) == CUSTOMERS + 10
 
 
 def test_rows_with_missing_features_are_refused_before_anything_is_scored(tmp_path):

@@ -131,9 +131,13 @@ def test_deploy_score_and_log_then_canary_promote(resources, lakehouse_home):
 
     table = LocalIcebergCatalog(iceberg_dir=str(lakehouse_home / "iceberg")).predictions_table()
     again = dg.materialize([batch_scores, churn_predictions], resources=resources)
-    assert _metadata(again, "churn_predictions")["table_rows"] == 2 * active
+    rescored = _metadata(again, "batch_scores")
+    assert rescored["served_by"] == {"v3": active}  # the promoted version scores
+    # the same scoring day again: every customer already has its prediction of the day, none is added
+    assert (rescored["rows_appended"], rescored["already_logged"]) == (0, active)
+    assert _metadata(again, "churn_predictions")["table_rows"] == active
     table.refresh()
     versions = set(
         table.scan(selected_fields=("model_version",)).to_arrow().column("model_version").to_pylist()
     )
-    assert versions == {"v1", "v3"}
+    assert versions == {"v1"}
