@@ -96,10 +96,13 @@ def _tick(instance, cursor=None):
 
 
 def _advance_and_monitor(tmp_path, monkeypatch, baseline_home, scenario):
-    """Copy the baseline landing zone, advance it 30 days, rebuild gold and run the drift monitors
-    against the baseline's production model; return the sensor's run requests."""
+    """Copy the baseline's landing zone, warehouse and gold, advance the landing zone 30 days, update
+    gold (incrementally, as a refresh does) and run the drift monitors against the baseline's production
+    model; return the sensor's run requests."""
     home = tmp_path / f"drill-{scenario or 'none'}"
-    shutil.copytree(baseline_home / "raw", home / "raw")
+    for folder in ("raw", "gold"):
+        shutil.copytree(baseline_home / folder, home / folder)
+    shutil.copy2(baseline_home / "warehouse.duckdb", home / "warehouse.duckdb")
     _use_home(monkeypatch, home)
     simulate(home / "raw", days=30, drift=scenario)
     baseline_registry = local_model_registry(Settings.from_env({"LAKEHOUSE_HOME": str(baseline_home)}))
