@@ -92,13 +92,13 @@ def output_to_log(log_path: Path) -> Iterator[IO[str]]:
         os.close(saved[1])
 
 
-def execute_with_progress(job, instance, settings: Settings, log_name: str, **kwargs):
-    """Run ``job`` in process with the progress lines on the terminal and the rest in a log file;
-    return (result, progress, log path)."""
+def execute_with_progress(job, instance, settings: Settings, log_name: str, log_path=None, **kwargs):
+    """Run ``job`` in process with the progress lines on the terminal and the rest in a log file (a new
+    one unless ``log_path`` names the command's log); return (result, progress, log path)."""
     from lakehouse_ml.cli.run_progress import RunProgress
     from lakehouse_ml.orchestration.dagster_private import assets_by_step, listen_to_run
 
-    log_path = new_log_path(settings, log_name)
+    log_path = log_path or new_log_path(settings, log_name)
     run_id = str(uuid.uuid4())
     with output_to_log(log_path) as terminal:
         progress = RunProgress(assets_by_step(job), terminal, tty=terminal.isatty())
@@ -111,7 +111,7 @@ def execute_with_progress(job, instance, settings: Settings, log_name: str, **kw
 def execute_by_week(defs, job, selection, instance, settings: Settings, log_name: str, **kwargs):
     """Run ``job`` (whose assets are ``selection``) in process: its unpartitioned assets, then its assets
     partitioned by data week for the week of the pipeline clock the first part left, adding that partition.
-    Returns (result, progress, log path) of the last part that ran."""
+    Both parts write to one log. Returns (result, progress, log path) of the last part that ran."""
     import dagster as dg
 
     from lakehouse_ml.assets.monitoring.common import WEEKS
@@ -124,6 +124,7 @@ def execute_by_week(defs, job, selection, instance, settings: Settings, log_name
     outcome = execute_with_progress(
         job, instance, settings, log_name, asset_selection=sorted(keys - weekly), **kwargs
     )
+    kwargs["log_path"] = outcome[2]
     if not outcome[0].success:
         return outcome
     week = data_week(defs.resources["warehouse"].pipeline_clock())

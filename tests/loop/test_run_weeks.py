@@ -1,6 +1,7 @@
 """`lakehouse-ml run` on a graph with data-week partitions: the assets without partitions first, then the
 week of the pipeline clock they left is added and its partition materialized (cli/run.py)."""
 
+import time
 from datetime import date
 
 import dagster as dg
@@ -26,6 +27,7 @@ built: list[bool] = []
 
 @dg.asset
 def gold() -> None:
+    time.sleep(1.1)  # the second part starts in a later second: a new log would get a new name
     built.append(True)
 
 
@@ -44,3 +46,4 @@ def test_a_run_builds_gold_then_the_week_of_its_clock(tmp_path):
         assert instance.get_dynamic_partitions(WEEKS.name) == ["1997-06-22"]
         assert instance.get_materialized_partitions(weekly_report.key) == {"1997-06-22"}
         assert instance.get_latest_materialization_event(gold.key) is not None
+    assert len(list((tmp_path / "logs").glob("run-*.log"))) == 1, "one command, one log"
