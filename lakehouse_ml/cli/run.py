@@ -127,7 +127,8 @@ def execute_by_week(defs, job, selection, instance, settings: Settings, log_name
     kwargs["log_path"] = outcome[2]
     if not outcome[0].success:
         return outcome
-    week = data_week(defs.resources["warehouse"].pipeline_clock())
+    with dg.build_resources({"warehouse": defs.resources["warehouse"]}) as resolved:  # resolves dg.EnvVar
+        week = data_week(resolved.warehouse.pipeline_clock())
     instance.add_dynamic_partitions(WEEKS.name, [week])
     selected: list[dg.AssetKey] = sorted(weekly)
     return execute_with_progress(

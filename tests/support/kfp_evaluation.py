@@ -19,6 +19,7 @@ def run_evaluation_only(model_dir: Path, pipeline_root: Path) -> Path:
     from kfp.dsl import Dataset
 
     from lakehouse_ml.training import components
+    from lakehouse_ml.training.component_worker import shared_interpreter
     from lakehouse_ml.training.dataset import KEYS, LABEL
     from lakehouse_ml.training.models import FAMILIES, tune
 
@@ -58,7 +59,7 @@ def run_evaluation_only(model_dir: Path, pipeline_root: Path) -> Path:
         )
 
     kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(pipeline_root))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), shared_interpreter():  # as training/runner.py runs the components
         warnings.filterwarnings("ignore", message=".*non-Python base image", category=RuntimeWarning)
         evaluation_only(
             train_uri=str(model_dir / TRAINING_SET_FILE), eval_uri=str(model_dir / EVALUATION_SET_FILE)

@@ -22,6 +22,7 @@ def add_clock_week(instance: dg.DagsterInstance, settings: Settings | None = Non
     from lakehouse_ml.resources import build_resources
 
     warehouse = build_resources(settings or Settings.from_env())["warehouse"]
-    week = data_week(warehouse.pipeline_clock())
+    with dg.build_resources({"warehouse": warehouse}) as resolved:  # resolves dg.EnvVar (prod profile)
+        week = data_week(resolved.warehouse.pipeline_clock())
     instance.add_dynamic_partitions(WEEKS.name, [week])
     return week
