@@ -29,7 +29,7 @@ import pytest
 from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.simulator import simulate
-from tests.support.weeks import add_clock_week, split_by_week
+from tests.support.weeks import add_landed_week, split_by_week
 
 pytestmark = [
     pytest.mark.slow,
@@ -168,7 +168,7 @@ def _run_by_week(instance, keys, run_config=None) -> dg.DagsterRun:
     others, weekly = split_by_week(drill_job().asset_layer.asset_graph, keys)
     first = _run(instance, drill_job, asset_selection=others, run_config=run_config)
     if weekly:
-        week = add_clock_week(instance)
+        week = add_landed_week(instance)
         _run(instance, drill_job, asset_selection=weekly, tags={"dagster/partition": week})
     return first
 

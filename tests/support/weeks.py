@@ -26,3 +26,18 @@ def add_clock_week(instance: dg.DagsterInstance, settings: Settings | None = Non
         week = data_week(resolved.warehouse.pipeline_clock())
     instance.add_dynamic_partitions(WEEKS.name, [week])
     return week
+
+
+def add_landed_week(instance: dg.DagsterInstance) -> str:
+    """Add (and return) the data week of the clock the landed orders give (the day before the last order
+    day ``raw_orders`` recorded), as ``raw_landing_sensor`` names it: for a test process that cannot reach
+    the warehouse itself (the prod drill's steps run in pods)."""
+    from datetime import timedelta
+
+    from lakehouse_ml.sensors.drift import landed_data
+
+    day = landed_data(instance).day
+    assert day is not None, "raw_orders has not recorded a load"
+    week = data_week(day - timedelta(days=1))
+    instance.add_dynamic_partitions(WEEKS.name, [week])
+    return week
