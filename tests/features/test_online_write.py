@@ -15,6 +15,7 @@ import pytest
 
 from lakehouse_ml.platform.settings import Settings
 from tests.support.features_fixtures import world_gold, write_gold
+from tests.support.redis_keys import delete_project_keys
 
 START = (date(2024, 6, 2) - date(1970, 1, 1)).days  # the first write's day number
 SIGNUPS = {
@@ -106,7 +107,6 @@ def test_a_week_of_changed_only_writes_serves_the_offline_features(lakehouse_hom
 
 @pytest.mark.redis
 def test_a_week_of_changed_only_writes_into_redis(lakehouse_home, redis_url):
-    import redis
 
     from lakehouse_ml.features.gold import gold_source
     from lakehouse_ml.features.store import local_store_config, redis_connection_string, store_from_config
@@ -119,11 +119,7 @@ def test_a_week_of_changed_only_writes_into_redis(lakehouse_home, redis_url):
     try:
         _week_of_refreshes(store_from_config(config), lakehouse_home, gold_source(settings))
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=b"*" + project.encode()))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_project_keys(redis_url, project)
 
 
 @pytest.fixture

@@ -9,18 +9,9 @@ import pytest
 
 from lakehouse_ml.platform.settings import Settings
 from tests.support.features_fixtures import gold_frame, latest_values, weekly_snapshots, write_gold
+from tests.support.redis_keys import delete_project_keys
 
 SNAPSHOTS = weekly_snapshots(datetime(2024, 2, 4, tzinfo=UTC), 2)
-
-
-def _clean_redis(redis_url: str, project: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=b"*" + project.encode()))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def _materialize_and_read(store, settings, gold):
@@ -55,7 +46,7 @@ def test_materialize_into_redis_and_read_back(lakehouse_home, redis_url):
     try:
         _materialize_and_read(store_from_config(config), settings, gold)
     finally:
-        _clean_redis(redis_url, project)
+        delete_project_keys(redis_url, project)
 
 
 @pytest.mark.redis
@@ -76,4 +67,4 @@ def test_prod_stack_sql_registry_in_postgres_and_redis(lakehouse_home, redis_url
         assert [v.name for v in reopened.list_feature_views()] == ["customer_features"]
     finally:
         store.registry.delete_project(project, commit=True)
-        _clean_redis(redis_url, project)
+        delete_project_keys(redis_url, project)

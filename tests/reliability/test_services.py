@@ -26,6 +26,7 @@ from lakehouse_ml.resources.warehouse import local_warehouse
 from tests.support.fault_proxy import FaultProxy
 from tests.support.features_fixtures import gold_frame, latest_values, weekly_snapshots, write_gold
 from tests.support.ingest_fixtures import ORDERS, write_landing_zone
+from tests.support.redis_keys import delete_project_keys
 
 CUSTOMERS = 20
 LATE_FILE = "orders/2024-b.parquet"  # arrives after the first load
@@ -138,14 +139,9 @@ def feature_store(postgres_url, redis_url, lakehouse_home):
 
 
 def _drop_project(store: IsolatedFeatureStore, postgres_url: str, redis_url: str) -> None:
-    import redis
     import sqlalchemy
 
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=b"*" + store.project.encode()))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_project_keys(redis_url, store.project)
     engine = sqlalchemy.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1))
     with engine.begin() as db:
         tables = sqlalchemy.inspect(db).get_table_names()

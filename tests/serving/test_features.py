@@ -10,6 +10,7 @@ import pytest
 
 from lakehouse_ml.serving.online_lookup import ENTITY_KEY, OnlineFeatures
 from tests.support.model_builders import sample_features, write_feature_repo
+from tests.support.redis_keys import delete_project_keys
 
 CUSTOMERS = 60
 
@@ -46,7 +47,6 @@ def test_lookup_matches_feast_get_online_features_on_sqlite(tmp_path):
 
 @pytest.mark.redis
 def test_lookup_matches_feast_get_online_features_on_redis(tmp_path, redis_url):
-    import redis
     from feast import FeatureStore
 
     from lakehouse_ml.features.store import redis_connection_string
@@ -57,8 +57,4 @@ def test_lookup_matches_feast_get_online_features_on_redis(tmp_path, redis_url):
         repo = write_feature_repo(tmp_path / "repo", CUSTOMERS, online_store=online_store, project=project)
         _check(FeatureStore(repo_path=str(repo)))
     finally:
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=b"*" + project.encode()))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_project_keys(redis_url, project)
