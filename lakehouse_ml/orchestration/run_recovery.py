@@ -69,12 +69,6 @@ def run_start(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | 
     return (event.pid, entry.timestamp) if event is not None and event.pid is not None else None
 
 
-def run_process_id(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The process that started the run (the pid on its RUN_START event)."""
-    start = run_start(instance, run_id)
-    return start[0] if start else None
-
-
 def worker_alive(pid: int, started_at: float) -> bool:
     """Whether ``pid`` runs and is the process that started the run at ``started_at``, not a later process
     that got the same pid (after a reboot, or pid wrap-around)."""

@@ -19,7 +19,7 @@ import yaml
 
 from lakehouse_ml.orchestration.instance import INSTANCE_FILE, ensure_instance_config
 from lakehouse_ml.orchestration.pools import REGISTRY_POOL, ensure_pool_slots
-from lakehouse_ml.orchestration.run_recovery import fail_dead_runs, run_process_id
+from lakehouse_ml.orchestration.run_recovery import fail_dead_runs, run_start
 
 WAIT_SECONDS = 120
 
@@ -75,7 +75,7 @@ def _wait_for_start(marker: Path, process: subprocess.Popen) -> None:
 
 
 def _only_run(instance: dg.DagsterInstance, pid: int) -> dg.DagsterRun:
-    runs = [r for r in instance.get_runs() if run_process_id(instance, r.run_id) == pid]
+    runs = [r for r in instance.get_runs() if (run_start(instance, r.run_id) or (None,))[0] == pid]
     assert len(runs) == 1
     return runs[0]
 
