@@ -112,28 +112,39 @@ def execute_by_week(defs, job, selection, instance, settings: Settings, log_name
     """Run ``job`` (whose assets are ``selection``) in process: its unpartitioned assets, then its assets
     partitioned by data week for the week of the pipeline clock the first part left, adding that partition.
     Both parts write to one log. Returns (result, progress, log path) of the last part that ran."""
+    graph = defs.resolve_asset_graph()
+    others, weekly = split_by_week(graph, selection.resolve(graph))
+    if not weekly:
+        return execute_with_progress(job, instance, settings, log_name, **kwargs)
+    outcome = execute_with_progress(job, instance, settings, log_name, asset_selection=others, **kwargs)
+    kwargs["log_path"] = outcome[2]
+    if not outcome[0].success:
+        return outcome
+    week = add_clock_week(instance, defs.resources["warehouse"])
+    return execute_with_progress(
+        job, instance, settings, log_name, asset_selection=weekly, partition_key=week, **kwargs
+    )
+
+
+def split_by_week(graph, keys) -> tuple[list, list]:
+    """``keys`` of the asset ``graph`` as (without partitions, partitioned by data week), each sorted."""
+    from lakehouse_ml.assets.monitoring.common import WEEKS
+
+    weekly = {key for key in keys if graph.get(key).partitions_def == WEEKS}
+    return sorted(set(keys) - weekly), sorted(weekly)
+
+
+def add_clock_week(instance, warehouse) -> str:
+    """Add (and return) the data-week partition of ``warehouse``'s pipeline clock."""
     import dagster as dg
 
     from lakehouse_ml.assets.monitoring.common import WEEKS
     from lakehouse_ml.monitoring.weeks import data_week
 
-    keys = selection.resolve(defs.resolve_asset_graph())
-    weekly = {spec.key for spec in defs.resolve_all_asset_specs() if spec.partitions_def == WEEKS} & keys
-    if not weekly:
-        return execute_with_progress(job, instance, settings, log_name, **kwargs)
-    outcome = execute_with_progress(
-        job, instance, settings, log_name, asset_selection=sorted(keys - weekly), **kwargs
-    )
-    kwargs["log_path"] = outcome[2]
-    if not outcome[0].success:
-        return outcome
-    with dg.build_resources({"warehouse": defs.resources["warehouse"]}) as resolved:  # resolves dg.EnvVar
+    with dg.build_resources({"warehouse": warehouse}) as resolved:  # resolves dg.EnvVar
         week = data_week(resolved.warehouse.pipeline_clock())
     instance.add_dynamic_partitions(WEEKS.name, [week])
-    selected: list[dg.AssetKey] = sorted(weekly)
-    return execute_with_progress(
-        job, instance, settings, log_name, asset_selection=selected, partition_key=week, **kwargs
-    )
+    return week
 
 
 def print_failures(progress, log_path: Path) -> None:

@@ -15,6 +15,7 @@ import shutil
 import dagster as dg
 import pytest
 
+from lakehouse_ml.cli.run import split_by_week
 from lakehouse_ml.platform.settings import Settings
 from lakehouse_ml.resources import build_resources
 from lakehouse_ml.resources.model_server import local_serving
@@ -23,7 +24,7 @@ from lakehouse_ml.sensors import drift_retrain_sensor
 from lakehouse_ml.sensors.drift import stored_verdicts
 from lakehouse_ml.simulator import simulate
 from tests.support.ports import free_port
-from tests.support.weeks import add_clock_week, split_by_week
+from tests.support.weeks import add_clock_week
 
 pytestmark = [pytest.mark.slow, pytest.mark.longest(minutes=4)]
 

@@ -26,10 +26,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lakehouse_ml.cli.run import split_by_week
 from lakehouse_ml.orchestration.jobs import RETRAIN_JOB_NAME, RETRAIN_TARGETS
 from lakehouse_ml.serving.names import MODEL_NAME
 from lakehouse_ml.simulator import simulate
-from tests.support.weeks import add_landed_week, split_by_week
+from tests.support.weeks import add_landed_week
 
 pytestmark = [
     pytest.mark.slow,
