@@ -14,3 +14,9 @@ def data_week(day: date) -> str:
     if not isinstance(day, date):
         raise TypeError(f"expected a date, got {day!r}")
     return (day - timedelta(days=(day - WEEK_ANCHOR).days % 7)).isoformat()
+
+
+def clock_week(last_order_day: date) -> str:
+    """The data week of the pipeline clock that orders up to ``last_order_day`` give: gold's default clock
+    is the day before the last order day (``Settings.as_of``)."""
+    return data_week(last_order_day - timedelta(days=1))

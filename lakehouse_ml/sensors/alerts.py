@@ -6,9 +6,10 @@
   fresh model did not fix (``drift_retrain_sensor``'s observation); a canary rollback by
   ``canary_analysis``. Its cursor keeps the event-log position per asset and the last alerted
   evaluation per check, so each event alerts exactly once; a check evaluated twice between two ticks is
-  seen once, at its latest evaluation. A stale asset alerts when it turns stale, not at every
-  re-evaluation while it stays stale; it alerts again after it was fresh once more. The first tick
-  (no cursor) alerts only on events of the last ``FIRST_TICK_LOOKBACK_SECONDS``.
+  seen once, at its latest evaluation. A breach of a data week older than one already seen (a backfill)
+  does not alert. A stale asset alerts when it turns stale, not at every re-evaluation while it stays
+  stale; it alerts again after it was fresh once more. The first tick (no cursor) alerts only on events
+  of the last ``FIRST_TICK_LOOKBACK_SECONDS``.
 """
 
 import json
@@ -17,10 +18,11 @@ import time
 import dagster as dg
 
 from lakehouse_ml.assets.canary import canary_analysis
-from lakehouse_ml.assets.monitoring.common import SIGNAL_ASSETS, VERDICT_KEY
+from lakehouse_ml.assets.monitoring.common import DATA_WEEK_KEY, SIGNAL_ASSETS, VERDICT_KEY
 from lakehouse_ml.resources.alerts import Alert, AlertChannel
 from lakehouse_ml.sensors.drift import RETRAINING_DECISION
 
+BREACH_STREAM = "breach:"
 FRESHNESS_CHECK = "freshness_check"  # the name build_last_update_freshness_checks gives its checks
 PAGE = 100
 # On its first tick (no cursor: a new installation, or an upgrade onto an instance with history) the
@@ -73,10 +75,18 @@ def _rollback_alert(alerts: AlertChannel, key: dg.AssetKey, record) -> Alert | N
     )
 
 
+def _data_week(stream: str, record) -> str | None:
+    """The data week a breach stream's verdict judged. A week older than one already seen is a backfill:
+    its breach was alerted, or not, when the week first ran, and the sensors act on the newest week only."""
+    if not stream.startswith(BREACH_STREAM):
+        return None
+    return _value(record.asset_materialization.metadata, DATA_WEEK_KEY)
+
+
 def _streams():
     """(name, asset key, fetch method name, alert builder) of every event-log stream watched."""
     for signal, key in SIGNAL_ASSETS.items():
-        yield f"breach:{signal}", key, "fetch_materializations", _breach_alert
+        yield f"{BREACH_STREAM}{signal}", key, "fetch_materializations", _breach_alert
         yield f"unfixed:{signal}", key, "fetch_observations", _unfixed_alert
     yield "rollback", canary_analysis.key, "fetch_materializations", _rollback_alert
 
@@ -121,12 +131,17 @@ def lakehouse_alerts_sensor(context: dg.SensorEvaluationContext, alerts: AlertCh
     state = json.loads(context.cursor) if context.cursor else {"streams": {}, "checks": {}}
     since = 0.0 if context.cursor else time.time() - FIRST_TICK_LOOKBACK_SECONDS
     sent = []
+    weeks = state.setdefault("weeks", {})
     for name, key, fetch, build in _streams():
         result = getattr(context.instance, fetch)(
             key, limit=PAGE, cursor=state["streams"].get(name), ascending=True
         )
         for record in result.records:
-            alert = build(alerts, key, record) if record.timestamp >= since else None
+            week = _data_week(name, record)
+            backfill = week is not None and week < weeks.get(name, week)
+            if week is not None and not backfill:
+                weeks[name] = week
+            alert = build(alerts, key, record) if record.timestamp >= since and not backfill else None
             if alert is not None:
                 alerts.send(alert)
                 sent.append(alert.event_id)

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 
 import dagster as dg
 
 from lakehouse_ml.assets.monitoring.common import WEEKS
 from lakehouse_ml.assets.registry import model_version
 from lakehouse_ml.ingest.landing import DATASETS, LandingZoneError, landed_files, latest_order_day
-from lakehouse_ml.monitoring.weeks import data_week
+from lakehouse_ml.monitoring.weeks import clock_week, data_week
 from lakehouse_ml.orchestration.jobs import (
     REFRESH_JOB_NAME,
     RETRAIN_JOB_NAME,
@@ -77,7 +76,7 @@ def landing_week(
     except (OSError, ValueError) as err:  # pyarrow's read errors are ValueErrors; ingestion reports them
         context.log.warning(f"cannot read order_ts of the new orders files: {type(err).__name__}: {err}")
     known = [day for day in days if day is not None]
-    return data_week(max(known) - timedelta(days=1)) if known else None
+    return clock_week(max(known)) if known else None
 
 
 def _incomplete(files: dict[str, str]) -> str | None:

@@ -27,6 +27,7 @@ START_TIMEOUT_SECONDS = 180.0
 # detached server must not inherit it, or its first metric written after that exit fails the request.
 PROMETHEUS_MULTIPROCESS_VARS = ("PROMETHEUS_MULTIPROC_DIR", "PROMETHEUS_MULTIPROCESS_DIR")
 APPLY_TIMEOUT_SECONDS = 120.0
+SERVER_MODULE = "lakehouse_ml.serving.server"
 
 
 class ServingError(RuntimeError):
@@ -74,11 +75,24 @@ class LocalServer:
         return f"{self.endpoint}/v1/models/{MODEL_NAME}:predict"
 
     def pid(self) -> int | None:
+        """The running server's pid; None when the pid file is missing, its process has exited, or the pid
+        now belongs to another process (pids wrap around: a stale file must not make ``stop`` kill it)."""
         try:
             pid = int((self.serving_dir / PID_FILE).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if process_alive(pid) else None
+        return pid if process_alive(pid) and self._serves_here(pid) else None
+
+    def _serves_here(self, pid: int) -> bool:
+        import psutil
+
+        try:
+            command = psutil.Process(pid).cmdline()
+        except psutil.NoSuchProcess:
+            return False
+        except psutil.Error:
+            return True  # cannot tell (another user's process would have failed process_alive's signal)
+        return SERVER_MODULE in command and str(self.serving_dir) in command
 
     def ready(self) -> bool:
         try:
@@ -108,7 +122,7 @@ class LocalServer:
         command = [
             sys.executable,
             "-m",
-            "lakehouse_ml.serving.server",
+            SERVER_MODULE,
             "--serving_dir",
             str(self.serving_dir),
             "--http_port",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import subprocess
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -39,8 +40,9 @@ def _register(args: tuple[str, str, int]) -> str:
 @pytest.mark.slow
 def test_concurrent_registrations_get_distinct_versions_and_every_tag_is_pullable(tmp_path):
     root, remote = tmp_path / "registry", tmp_path / "dvc-remote"
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        versions = pool.map(_register, [(str(root), str(remote), seed) for seed in (1, 2, 3)])
+    # an executor, not a Pool: a worker that dies fails the test (BrokenProcessPool) where Pool.map hangs
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        versions = list(pool.map(_register, [(str(root), str(remote), seed) for seed in (1, 2, 3)]))
     assert sorted(versions) == ["v1", "v2", "v3"]
     registry = ModelRegistry(root, Remote(str(remote)))
     assert registry.versions() == ["v1", "v2", "v3"]

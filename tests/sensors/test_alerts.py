@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
@@ -251,3 +251,25 @@ def test_a_check_planned_but_not_evaluated_neither_breaks_the_tick_nor_hides_its
         tick(cursor)
     sent = [r.getMessage().split("]")[0].removeprefix("ALERT [") for r in caplog.records]
     assert sent == ["canary_rollback", "check_failure"]
+
+
+def test_a_backfilled_week_does_not_alert_its_breach_again(instance, caplog):
+    """Weeks W and W+1 breach and alert; W recomputed afterwards (a backfill) gives the same breach, which
+    was alerted when W first ran; a newer week alerts again."""
+    key = SIGNAL_ASSETS["data_drift"]
+    channel, cursor = LogAlerts(ui_url=UI), None
+
+    def breach_of(day: str) -> list[str]:
+        nonlocal cursor
+        verdict = Verdict("data_drift", True, ["share of drifted features 0.6 >= 0.5"], 1.2)
+        metadata = persist(verdict, "v1", {}, None, as_of=date.fromisoformat(day))
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, metadata=metadata))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="lakehouse_ml.alerts"):
+            cursor = _tick(instance, channel, cursor)
+        return [r.getMessage() for r in caplog.records if "monitoring_breach" in r.getMessage()]
+
+    assert len(breach_of("2026-01-07")) == 1
+    assert len(breach_of("2026-01-14")) == 1
+    assert breach_of("2026-01-07") == [], "a backfilled week alerted its breach again"
+    assert len(breach_of("2026-01-21")) == 1

@@ -117,3 +117,26 @@ def test_serve_command_without_a_deployment(lakehouse_home, capsys):
     assert "nothing to serve" in capsys.readouterr().out
     assert command.run(parser.parse_args(["promote"])) == 1
     assert "no canary" in capsys.readouterr().out
+
+
+def test_a_stale_pid_file_never_names_another_process(tmp_path):
+    """The server died and its pid went to another process (pids wrap around within one CI run): status
+    must not report it as the server, and ``stop`` must not signal it."""
+    import subprocess
+    import sys
+
+    from lakehouse_ml.serving.deployment import PID_FILE
+    from lakehouse_ml.serving.process import LocalServer
+
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        server = LocalServer(tmp_path / "serving", port=1)
+        server.serving_dir.mkdir()
+        (server.serving_dir / PID_FILE).write_text(str(bystander.pid))
+        assert server.pid() is None
+        assert server.stop(timeout=1) is False
+        assert bystander.poll() is None, "stop() signalled a process that is not the server"
+        assert not (server.serving_dir / PID_FILE).exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

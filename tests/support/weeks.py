@@ -8,7 +8,7 @@ import dagster as dg
 
 from lakehouse_ml.assets.monitoring.common import WEEKS
 from lakehouse_ml.cli.run import add_clock_week as add_clock_week_of
-from lakehouse_ml.monitoring.weeks import data_week
+from lakehouse_ml.monitoring.weeks import clock_week
 from lakehouse_ml.platform.settings import Settings
 
 
@@ -23,12 +23,10 @@ def add_landed_week(instance: dg.DagsterInstance) -> str:
     """Add (and return) the data week of the clock the landed orders give (the day before the last order
     day ``raw_orders`` recorded), as ``raw_landing_sensor`` names it: for a test process that cannot reach
     the warehouse itself (the prod drill's steps run in pods)."""
-    from datetime import timedelta
-
     from lakehouse_ml.sensors.drift import landed_data
 
     day = landed_data(instance).day
     assert day is not None, "raw_orders has not recorded a load"
-    week = data_week(day - timedelta(days=1))
+    week = clock_week(day)
     instance.add_dynamic_partitions(WEEKS.name, [week])
     return week
