@@ -87,12 +87,16 @@ class LocalServer:
         import psutil
 
         try:
-            command = psutil.Process(pid).cmdline()
+            process = psutil.Process(pid)
+            command = process.cmdline()
+            if SERVER_MODULE not in command or "--serving_dir" not in command[:-1]:
+                return False
+            served = Path(process.cwd(), command[command.index("--serving_dir") + 1])
         except psutil.NoSuchProcess:
             return False
         except psutil.Error:
             return True  # cannot tell (another user's process would have failed process_alive's signal)
-        return SERVER_MODULE in command and str(self.serving_dir) in command
+        return served.resolve() == self.serving_dir.resolve()
 
     def ready(self) -> bool:
         try:
