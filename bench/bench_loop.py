@@ -34,23 +34,26 @@ SERVING_PORT = "8115"
 SERVING_GRPC_PORT = "8117"
 
 
-def _stage_windows(dagster_home: Path) -> tuple[dict[str, tuple[float, float]], float | None]:
-    """(step start, end) epoch seconds of the latest run, and the trained model's ROC AUC."""
+def _stage_windows(dagster_home: Path, since: float) -> tuple[dict[str, tuple[float, float]], float | None]:
+    """(step start, end) epoch seconds of the runs started at or after ``since`` (a command runs its job in
+    two parts: the assets without partitions, then the data week's monitoring), and the model's ROC AUC."""
     import dagster as dg
 
     windows: dict[str, tuple[float, float]] = {}
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     with dg.DagsterInstance.get() as instance:
-        run = instance.get_runs(limit=1)[0]
-        starts: dict[str, float] = {}
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None or record.step_key is None:
+        for record in instance.get_run_records(limit=10):
+            if (record.start_time or 0.0) < since:
                 continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                starts[record.step_key] = record.timestamp
-            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
-                windows[record.step_key] = (starts[record.step_key], record.timestamp)
+            starts: dict[str, float] = {}
+            for entry in instance.all_logs(record.dagster_run.run_id):
+                event = entry.dagster_event
+                if event is None or entry.step_key is None:
+                    continue
+                if event.event_type == dg.DagsterEventType.STEP_START:
+                    starts[entry.step_key] = entry.timestamp
+                elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                    windows[entry.step_key] = (starts[entry.step_key], entry.timestamp)
         model = instance.get_latest_materialization_event(dg.AssetKey("churn_model"))
         roc_auc = model.asset_materialization.metadata["roc_auc"].value if model else None
     return windows, roc_auc
@@ -83,7 +86,7 @@ def per_stage(windows: dict[str, tuple[float, float]], samples) -> dict[str, dic
 
 def _measured(command: list[str], env: dict[str, str]) -> dict[str, object]:
     start, wall, samples = run_sampled(command, env=env)
-    windows, roc_auc = _stage_windows(Path(env["DAGSTER_HOME"]))
+    windows, roc_auc = _stage_windows(Path(env["DAGSTER_HOME"]), start)
     by_process: dict[str, float] = {}
     for _, processes in samples:
         for command_line, rss in processes.values():
