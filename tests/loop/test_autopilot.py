@@ -17,11 +17,12 @@ group (daemon, code server, run workers) is SIGKILLed while the refresh scores, 
 interrupted run must be failed with the reason, re-executed once, and no landing or prediction lost or
 doubled. docs/operations.md ("The daemon-only drill").
 
-Part of CI: in the whole suite on two cores it takes 6-7 min of one worker (4 min 48 s alone, 2026-12-07).
+Opt-in (``LAKEHOUSE_TEST_AUTOPILOT=1``): with it the suite took 17 min 52 s on two cores, over CI's budget.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter
@@ -53,6 +54,10 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.longest(minutes=8),
     pytest.mark.postgres,
+    pytest.mark.skipif(
+        os.environ.get("LAKEHOUSE_TEST_AUTOPILOT") != "1",
+        reason="the daemon-only drill takes minutes: opt in with LAKEHOUSE_TEST_AUTOPILOT=1",
+    ),
 ]
 
 # A long history on few customers: the population is near its steady state, so the gap between the
