@@ -107,7 +107,6 @@ def test_a_week_of_changed_only_writes_serves_the_offline_features(lakehouse_hom
 
 @pytest.mark.redis
 def test_a_week_of_changed_only_writes_into_redis(lakehouse_home, redis_url):
-
     from lakehouse_ml.features.gold import gold_source
     from lakehouse_ml.features.store import local_store_config, redis_connection_string, store_from_config
 
