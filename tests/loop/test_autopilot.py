@@ -16,14 +16,10 @@ the promotion is shown on the hand-made release. Last, one more week lands and t
 group (daemon, code server, run workers) is SIGKILLed while the refresh scores, then started again: the
 interrupted run must be failed with the reason, re-executed once, and no landing or prediction lost or
 doubled. docs/operations.md ("The daemon-only drill").
-
-Opt-in (``LAKEHOUSE_TEST_AUTOPILOT=1``): a fresh clone's ``.ci/run`` with it took 14 min 50 s on two cores
-(2026-12-07), too close to CI's 15 minutes.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections import Counter
@@ -55,10 +51,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.longest(minutes=8),
     pytest.mark.postgres,
-    pytest.mark.skipif(
-        os.environ.get("LAKEHOUSE_TEST_AUTOPILOT") != "1",
-        reason="the daemon-only drill takes minutes: opt in with LAKEHOUSE_TEST_AUTOPILOT=1",
-    ),
 ]
 
 # A long history on few customers: the population is near its steady state, so the gap between the
