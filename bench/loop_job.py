@@ -20,13 +20,13 @@ def main(argv: list[str]) -> int:
         REFRESH_JOB_NAME,
         REFRESH_SELECTION,
         RETRAIN_JOB_NAME,
-        RETRAIN_TARGETS,
+        RETRAIN_SELECTION,
     )
     from lakehouse_ml.platform.settings import Settings
 
     jobs = {
         "refresh": (REFRESH_JOB_NAME, REFRESH_SELECTION),
-        "retrain": (RETRAIN_JOB_NAME, dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream()),
+        "retrain": (RETRAIN_JOB_NAME, RETRAIN_SELECTION),
     }
     name = argv[0] if argv else ""
     if name not in jobs:

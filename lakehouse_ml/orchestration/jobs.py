@@ -38,9 +38,11 @@ RETRY_TAGS = {
 # on an asset that puts a model version into service: only a retraining (or the whole loop) runs it
 DEPLOYS_TAG = {"lakehouse/deploys": "model"}
 
+RETRAIN_SELECTION = dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream()
+
 retrain_churn_model = dg.define_asset_job(
     name=RETRAIN_JOB_NAME,
-    selection=dg.AssetSelection.assets(*RETRAIN_TARGETS).upstream(),
+    selection=RETRAIN_SELECTION,
     description="Refresh gold and features, train, register, gate and deploy the churn model as canary.",
     tags={PURPOSE_TAG: RETRAIN_PURPOSE, **RETRY_TAGS},
 )
