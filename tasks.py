@@ -92,7 +92,16 @@ def main(argv: list[str]) -> int:
         # Whole-module scheduling keeps each module's shared world in one worker; most tests wait on
         # subprocesses and servers, so four workers keep two cores busy. No reordering by module size:
         # tests/conftest.py orders the modules so that the whole-loop tests start first.
-        "test": [VENV_BIN / "pytest", "-n", "4", "--dist", "loadscope", "--no-loadscope-reorder"],
+        # --durations: CI's log shows where the suite's time went.
+        "test": [
+            VENV_BIN / "pytest",
+            "-n",
+            "4",
+            "--dist",
+            "loadscope",
+            "--no-loadscope-reorder",
+            "--durations=12",
+        ],
         "bench": [VENV_BIN / "python", "-m", "bench"],
     }[command]
     return subprocess.run([str(c) for c in program] + rest, cwd=ROOT, env=env).returncode

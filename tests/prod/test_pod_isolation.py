@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -33,6 +34,18 @@ def trained() -> dict:
 def registered(trained: dict) -> dict:
     left_on_the_other_pod = Path(os.environ["LAKEHOUSE_HOME"], "model.txt").exists()
     return {**_whereami(), "upstream": trained, "saw_other_disk": left_on_the_other_pod}
+
+
+@dg.asset
+def crashing() -> None:
+    print("planted crash of the pod", file=sys.stderr, flush=True)
+    os._exit(3)
+
+
+def crashing_job() -> dg.JobDefinition:
+    return dg.Definitions(
+        assets=[crashing], jobs=[dg.define_asset_job("crash", executor_def=pod_executor)]
+    ).resolve_job_def("crash")
 
 
 def pod_job() -> dg.JobDefinition:
@@ -95,3 +108,21 @@ def test_each_step_runs_in_its_own_process_and_scratch_and_hands_over_through_s3
     while Path(trained_step["home"]).exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not Path(trained_step["home"]).exists(), "a pod's disk outlived its step"
+
+
+def test_a_step_whose_process_dies_fails_the_run_with_the_end_of_its_log(
+    postgres_storage, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(SCRATCH_ROOT_VARIABLE, str(tmp_path / "pods"))
+    (tmp_path / "pods").mkdir()
+    (tmp_path / "instance").mkdir()
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path / "instance"), overrides={"storage": postgres_storage}
+    ) as instance:
+        with dg.execute_job(dg.reconstructable(crashing_job), instance=instance) as result:
+            assert not result.success
+            (failure,) = [event for event in result.all_events if event.is_step_failure]
+    message = failure.event_specific_data.error.message
+    assert "step process exited with 3" in message and "planted crash of the pod" in message
+    (log,) = (tmp_path / "pods").glob("pod-crashing-*.log")
+    assert "planted crash of the pod" in log.read_text()
