@@ -35,9 +35,6 @@ from tests.support.weeks import add_landed_week
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.longest(minutes=8),
-    # the hang guard above the longest it has taken inside the suite: 1,194 s on a slow two-core machine
-    # (docs/benchmarks.md, "Sixth pass"); its daemon phase has its own deadline (DAEMON_TIMEOUT_SECONDS)
-    pytest.mark.timeout(2400),
     pytest.mark.s3,
     pytest.mark.postgres,
     pytest.mark.redis,
