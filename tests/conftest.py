@@ -139,9 +139,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     minutes: dict[str, float] = {}
     for item in items:
         marker = item.get_closest_marker("longest")
-        if marker is not None:
-            item.add_marker(pytest.mark.timeout(WHOLE_LOOP_TIMEOUT_SECONDS))
-        if marker is not None and not _skipped(item):
+        if marker is None:
+            continue
+        item.add_marker(pytest.mark.timeout(WHOLE_LOOP_TIMEOUT_SECONDS))
+        if not _skipped(item):
             minutes[item.module.__name__] = marker.kwargs["minutes"]
     modules = list(dict.fromkeys(item.module.__name__ for item in items))
     workers = getattr(config, "workerinput", {}).get("workercount", 1)

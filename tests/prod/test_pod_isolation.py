@@ -75,8 +75,20 @@ def postgres_storage(postgres_url: str):
     admin.close()
 
 
+@pytest.fixture
+def pod_instance(postgres_storage, tmp_path, monkeypatch):
+    """A Dagster instance on PostgreSQL, with the pods' scratch under ``tmp_path / "pods"``."""
+    monkeypatch.setenv(SCRATCH_ROOT_VARIABLE, str(tmp_path / "pods"))
+    (tmp_path / "pods").mkdir()
+    (tmp_path / "instance").mkdir()
+    with dg.instance_for_test(
+        temp_dir=str(tmp_path / "instance"), overrides={"storage": postgres_storage}
+    ) as instance:
+        yield instance
+
+
 def test_each_step_runs_in_its_own_process_and_scratch_and_hands_over_through_s3(
-    s3_endpoint, postgres_storage, tmp_path, monkeypatch
+    s3_endpoint, pod_instance, tmp_path, monkeypatch
 ):
     import time
 
@@ -86,14 +98,8 @@ def test_each_step_runs_in_its_own_process_and_scratch_and_hands_over_through_s3
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
     monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", s3_endpoint)
     monkeypatch.setenv("LAKEHOUSE_IO_MANAGER_URI", f"s3://{bucket}/io")
-    monkeypatch.setenv(SCRATCH_ROOT_VARIABLE, str(tmp_path / "pods"))
-    (tmp_path / "pods").mkdir()
-    (tmp_path / "instance").mkdir()
-    with dg.instance_for_test(
-        temp_dir=str(tmp_path / "instance"), overrides={"storage": postgres_storage}
-    ) as instance:
-        with dg.execute_job(dg.reconstructable(pod_job), instance=instance) as result:
-            assert result.success
+    with dg.execute_job(dg.reconstructable(pod_job), instance=pod_instance) as result:
+        assert result.success
     fs, _ = filesystem(f"s3://{bucket}")
     trained_step, registered_step = (
         pickle.loads(fs.cat_file(f"{bucket}/io/{key}")) for key in ("trained", "registered")
@@ -110,18 +116,10 @@ def test_each_step_runs_in_its_own_process_and_scratch_and_hands_over_through_s3
     assert not Path(trained_step["home"]).exists(), "a pod's disk outlived its step"
 
 
-def test_a_step_whose_process_dies_fails_the_run_with_the_end_of_its_log(
-    postgres_storage, tmp_path, monkeypatch
-):
-    monkeypatch.setenv(SCRATCH_ROOT_VARIABLE, str(tmp_path / "pods"))
-    (tmp_path / "pods").mkdir()
-    (tmp_path / "instance").mkdir()
-    with dg.instance_for_test(
-        temp_dir=str(tmp_path / "instance"), overrides={"storage": postgres_storage}
-    ) as instance:
-        with dg.execute_job(dg.reconstructable(crashing_job), instance=instance) as result:
-            assert not result.success
-            (failure,) = [event for event in result.all_events if event.is_step_failure]
+def test_a_step_whose_process_dies_fails_the_run_with_the_end_of_its_log(pod_instance, tmp_path):
+    with dg.execute_job(dg.reconstructable(crashing_job), instance=pod_instance) as result:
+        assert not result.success
+        (failure,) = [event for event in result.all_events if event.is_step_failure]
     message = failure.event_specific_data.error.message
     assert "step process exited with 3" in message and "planted crash of the pod" in message
     (log,) = (tmp_path / "pods").glob("pod-crashing-*.log")

@@ -226,13 +226,13 @@ class ProcessStepHandler(StepHandler):
             env[variable["name"]] = variable["value"]
         command = list(args.get_command_args(skip_serialized_namedtuple=True))
         self.pids[(run_id, step_key)] = self.template.start(scratch, env, command[command.index("api") :])
-        self.logs[(run_id, step_key)] = pod_log(scratch)
+        self.logs[(run_id, step_key)] = log = pod_log(scratch)
         yield DagsterEvent.step_worker_starting(
             step_handler_context.get_step_context(step_key),
             message=f'Executing step "{step_key}" in its own process with scratch {scratch}.',
             metadata={
                 "scratch": dg.MetadataValue.path(str(scratch)),
-                "log": dg.MetadataValue.path(str(pod_log(scratch))),
+                "log": dg.MetadataValue.path(str(log)),
             },
         )
 
